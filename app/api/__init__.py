@@ -1,0 +1,6 @@
+"""The JSON API, /api/v1, on the same services as the pages."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from app.api import auth, households, places, openapi  # noqa: E402,F401

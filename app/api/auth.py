@@ -1,0 +1,62 @@
+"""POST/DELETE /api/v1/auth/token."""
+from flask import current_app, g, request
+
+from app.api import bp
+from app.api.common import authenticated, json_body
+from app.extensions import db, limiter
+from app.services.accounts import authenticate, issue_token, revoke_token
+from app.services.errors import DomainError
+from flask_babel import lazy_gettext as _l
+
+
+class BadCredentials(DomainError):
+    slug = "unauthorized"
+    status = 401
+    title = _l("Wrong username or password.")
+
+
+def login_username() -> str:
+    """The username a login attempt names, for per-username throttling."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        name = data.get("username") if isinstance(data, dict) else None
+    else:
+        name = request.form.get("username")
+    return "user:" + (name if isinstance(name, str) else "")[:64]
+
+
+def failed(response) -> bool:
+    return response.status_code == 401 or getattr(g, "login_failed", False)
+
+
+def per_username():
+    return current_app.config["LOGIN_FAILURES_PER_USERNAME"]
+
+
+def per_client():
+    return current_app.config["LOGIN_FAILURES_PER_CLIENT"]
+
+
+@bp.post("/auth/token")
+@limiter.limit(per_username, key_func=login_username, deduct_when=failed)
+@limiter.limit(per_client, deduct_when=failed)
+def create_token():
+    data = json_body()
+    user = authenticate(data.get("username"), data.get("password"))
+    if user is None:
+        raise BadCredentials()
+    token, row = issue_token(user)
+    db.session.commit()
+    return {
+        "token": token,
+        "user": {"id": user.id, "username": user.username, "role": user.role},
+        "expires_at": row.expires_at.isoformat(),
+    }, 201
+
+
+@bp.delete("/auth/token")
+@authenticated
+def delete_token():
+    revoke_token(g.user, g.token)
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,70 @@
+"""What every API handler needs: the bearer user, JSON bodies, pagination."""
+from functools import wraps
+
+from flask import current_app, g, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import Unauthorized
+
+from app.extensions import db
+from app.services.accounts import user_for_token
+from app.services.errors import DomainError, ValidationError
+
+
+class MalformedJSON(DomainError):
+    slug = "validation-error"
+    status = 400
+    title = _l("The request body is not valid JSON.")
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticated(view):
+    """Require a valid bearer token; the user is g.user."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        found = user_for_token(bearer_token() or "")
+        if found is None:
+            raise Unauthorized()
+        g.user, g.token = found
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a clear 400/422."""
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raw = request.get_data(cache=True)
+        if raw.strip():
+            raise MalformedJSON()
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError({"body": [_l("The body must be a JSON object.")]})
+    return data
+
+
+def pagination() -> tuple[int, int]:
+    errors = {}
+    page = request.args.get("page", "1")
+    per_page = request.args.get("per_page", str(current_app.config["PER_PAGE_DEFAULT"]))
+    if not page.isdigit() or int(page) < 1:
+        errors["page"] = [_l("Must be a whole number of at least 1.")]
+    if not per_page.isdigit() or int(per_page) < 1:
+        errors["per_page"] = [_l("Must be a whole number of at least 1.")]
+    if errors:
+        raise ValidationError(errors)
+    return int(page), min(int(per_page), current_app.config["PER_PAGE_MAX"])
+
+
+def paginated(items, page: int, per_page: int, total: int) -> dict:
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+
+def commit():
+    db.session.commit()

@@ -1,0 +1,42 @@
+"""The household register."""
+from flask import g, request
+
+from app.api import bp, serializers
+from app.api.common import authenticated, json_body, paginated, pagination
+from app.extensions import db
+from app.services import households, scope
+
+
+@bp.post("/households")
+@authenticated
+def create_household():
+    scope.require_role(g.user, "admin", "staff")
+    hh = households.create_household(g.user, json_body())
+    db.session.commit()
+    return serializers.household(hh), 201
+
+
+@bp.get("/households")
+@authenticated
+def list_households():
+    page, per_page = pagination()
+    items, total = households.search_households(
+        g.user, village_id=request.args.get("village_id"), q=request.args.get("q"),
+        status=request.args.get("status"), page=page, per_page=per_page,
+    )
+    return paginated([serializers.household(h) for h in items], page, per_page, total)
+
+
+@bp.get("/households/<int:household_id>")
+@authenticated
+def get_household(household_id: int):
+    return serializers.household(scope.get_household(g.user, household_id))
+
+
+@bp.patch("/households/<int:household_id>")
+@authenticated
+def update_household(household_id: int):
+    scope.require_role(g.user, "admin", "staff")
+    hh = households.update_household(g.user, household_id, json_body())
+    db.session.commit()
+    return serializers.household(hh)

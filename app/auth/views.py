@@ -1,0 +1,67 @@
+from urllib.parse import urlparse
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.api.auth import failed, login_username, per_client, per_username
+from app.auth import bp
+from app.auth.forms import LoginForm, PasswordForm
+from app.extensions import db, limiter, login_manager
+from app.forms import apply_errors
+from app.models import User
+from app.services import accounts
+from app.services.errors import ValidationError
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(per_username, key_func=login_username, deduct_when=failed, methods=["POST"])
+@limiter.limit(per_client, deduct_when=failed, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            target = request.args.get("next")
+            if not target or urlparse(target).netloc or not target.startswith("/"):
+                target = url_for("main.index")
+            return redirect(target)
+        g.login_failed = True
+        flash(_("Wrong username or password."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, {
+                "current_password": form.current_password.data,
+                "new_password": form.new_password.data,
+            })
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            apply_errors(form, err)
+        else:
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("main.index"))
+    return render_template("auth/password.html", form=form)

@@ -1,0 +1,43 @@
+"""Configuration defaults. Anything here can be overridden by a FLASK_-prefixed
+environment variable (`FLASK_SQLALCHEMY_DATABASE_URI`, `FLASK_POINTS_NOTICE_DAYS` ...)."""
+
+HOUSEHOLD_TAGS = ["建档立卡", "监测户", "边缘户", "低保", "五保", "残疾", "独居老人", "脱贫户"]
+
+
+class Defaults:
+    # The database: None means a SQLite file in the instance folder.
+    SQLALCHEMY_DATABASE_URI = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # None means a key generated once and kept in the instance folder.
+    SECRET_KEY = None
+
+    TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh_CN", "en"]
+
+    # Login throttling (Flask-Limiter). memory:// is per process; a deployment
+    # with several workers sets redis://... so they share the counts.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = False
+    LOGIN_FAILURES_PER_USERNAME = "10 per 15 minutes"
+    LOGIN_FAILURES_PER_CLIENT = "50 per 15 minutes"
+
+    # Cookies: secure only when the deployment serves HTTPS (a village LAN
+    # on plain HTTP would otherwise lose its session cookie).
+    HTTPS = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    API_TOKEN_DAYS = 30
+    PASSWORD_MIN_LENGTH = 10
+    PER_PAGE_DEFAULT = 50
+    PER_PAGE_MAX = 500
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    HOUSEHOLD_TAGS = HOUSEHOLD_TAGS
+
+    # Points (issue 3 and later).
+    POINTS_NOTICE_DAYS = 3
+    POINTS_APPROVAL_ABOVE = 50

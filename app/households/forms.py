@@ -1,0 +1,39 @@
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
+from wtforms.validators import Optional
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class HouseholdForm(FlaskForm):
+    """Rendering and CSRF; the service does the real checks."""
+    village_id = SelectField(_l("Village"), coerce=int)
+    head_name = StringField(_l("Head of household"))
+    members = IntegerField(_l("Household size"), validators=[Optional()])
+    phone = StringField(_l("Mobile phone"))
+    address = StringField(_l("Address"))
+    tags = MultiCheckboxField(_l("Tags"))
+    status = SelectField(_l("Status"), choices=[("active", _l("Active")), ("exited", _l("Exited"))])
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, villages, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.village_id.choices = [(v.id, v.name) for v in villages]
+        self.tags.choices = [(t, t) for t in current_app.config["HOUSEHOLD_TAGS"]]
+
+    def data_for_service(self) -> dict:
+        raw = self.members.raw_data[0] if self.members.raw_data else None
+        return {
+            "village_id": self.village_id.data,
+            "head_name": self.head_name.data,
+            "members": raw if raw not in (None, "") else None,
+            "phone": self.phone.data,
+            "address": self.address.data,
+            "tags": self.tags.data or [],
+            "status": self.status.data,
+        }

@@ -1,0 +1,85 @@
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from app.extensions import db
+from app.forms import apply_errors
+from app.households import bp
+from app.households.forms import HouseholdForm
+from app.services import households as service
+from app.services import scope
+from app.services.errors import ValidationError
+
+
+def _villages():
+    return db.session.scalars(scope.visible_villages(current_user)).all()
+
+
+@bp.before_request
+@login_required
+def _staff_or_reader():
+    if current_user.role not in ("admin", "staff", "cadre"):
+        abort(403)
+
+
+@bp.get("/")
+def index():
+    page = request.args.get("page", 1, type=int) or 1
+    village_id = request.args.get("village_id", type=int)
+    q = (request.args.get("q") or "").strip()[:50]
+    status = request.args.get("status") or None
+    items, total = service.search_households(
+        current_user, village_id=village_id, q=q, status=status,
+        page=max(page, 1), per_page=current_app.config["PER_PAGE_DEFAULT"])
+    return render_template("households/index.html", items=items, total=total, page=max(page, 1),
+                           per_page=current_app.config["PER_PAGE_DEFAULT"], villages=_villages(),
+                           village_id=village_id, q=q, status=status,
+                           can_edit=current_user.role in ("admin", "staff"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    scope.require_role(current_user, "admin", "staff")
+    villages = _villages()
+    form = HouseholdForm(villages)
+    del form.status
+    if request.method == "GET" and request.args.get("village_id", type=int):
+        form.village_id.data = request.args.get("village_id", type=int)
+    if form.validate_on_submit():
+        try:
+            hh = service.create_household(current_user, form.data_for_service())
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            apply_errors(form, err)
+        else:
+            flash(_("Household %(code)s added.", code=hh.code), "success")
+            return redirect(url_for("households.detail", household_id=hh.id))
+    return render_template("households/form.html", form=form, household=None)
+
+
+@bp.get("/<int:household_id>")
+def detail(household_id: int):
+    hh = scope.get_household(current_user, household_id)
+    return render_template("households/detail.html", hh=hh,
+                           can_edit=current_user.role in ("admin", "staff"))
+
+
+@bp.route("/<int:household_id>/edit", methods=["GET", "POST"])
+def edit(household_id: int):
+    hh = scope.writable_household(current_user, household_id)
+    form = HouseholdForm([hh.village], obj=hh)
+    del form.village_id
+    if form.validate_on_submit():
+        data = form.data_for_service()
+        data.pop("village_id", None)
+        try:
+            service.update_household(current_user, hh.id, data)
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            apply_errors(form, err)
+        else:
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("households.detail", household_id=hh.id))
+    return render_template("households/form.html", form=form, household=hh)

@@ -1,0 +1,12 @@
+"""All models, imported here so Alembic and the app see the whole schema."""
+from app.models.audit import AuditRecord
+from app.models.donors import DONOR_KINDS, Donor
+from app.models.households import HOUSEHOLD_STATUSES, Household
+from app.models.regions import LEVELS, Region, Supermarket
+from app.models.types import utcnow
+from app.models.users import ROLES, ApiToken, User, user_supermarkets
+
+__all__ = [
+    "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
+    "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
+]

@@ -1,0 +1,166 @@
+"""Accounts: users, passwords and API tokens."""
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import ROLES, ApiToken, Donor, Region, Supermarket, User, utcnow
+from app.services import audit
+from app.services.errors import Errors, ValidationError
+from app.services.scope import require_role
+from app.services.validate import choice, text
+
+USERNAME_RE = re.compile(r"[\w.@-]{3,64}")
+_DUMMY_HASH = None
+
+
+def hash_password(password: str) -> str:
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    return generate_password_hash(password, method=method)
+
+
+def _check_password_rules(errors: Errors, data: dict, field: str = "password") -> str | None:
+    password = data.get(field)
+    if not isinstance(password, str) or not password:
+        errors.add(field, _l("This field is required."))
+        return None
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        errors.add(field, _l("The password needs at least %(n)d characters.", n=minimum))
+        return None
+    if len(password) > 200:
+        errors.add(field, _l("At most %(n)d characters.", n=200))
+        return None
+    return password
+
+
+def authenticate(username, password) -> User | None:
+    """The active user with these credentials, or None. Takes as long for an
+    unknown username as for a wrong password."""
+    global _DUMMY_HASH
+    if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
+        return None
+    user = db.session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def create_user(actor: User | None, data: dict) -> User:
+    """Create an account (admin; actor None is the command line)."""
+    if actor is not None:
+        require_role(actor, "admin")
+    errors = Errors()
+    username = text(errors, data, "username", required=True, max_len=64, min_len=3)
+    if username is not None and not USERNAME_RE.fullmatch(username):
+        errors.add("username", _l("Use letters, digits and . _ - @ only."))
+        username = None
+    if username and db.session.scalars(select(User.id).where(User.username == username)).first():
+        errors.add("username", _l("This username is taken."))
+    password = _check_password_rules(errors, data)
+    role = choice(errors, data, "role", ROLES)
+    display_name = text(errors, data, "display_name", required=False, max_len=100)
+
+    region = supermarkets = donor = None
+    if role in ("staff", "cadre"):
+        region_id = data.get("region_id")
+        region = _lookup(Region, region_id)
+        if region is None:
+            errors.add("region_id", _l("Choose the region this account works in."))
+    if role == "volunteer":
+        ids = data.get("supermarket_ids")
+        if not isinstance(ids, list) or not ids:
+            errors.add("supermarket_ids", _l("Choose at least one supermarket."))
+        else:
+            supermarkets = [_lookup(Supermarket, i) for i in ids]
+            if any(s is None for s in supermarkets):
+                errors.add("supermarket_ids", _l("Unknown supermarket."))
+    if role == "donor":
+        donor = _lookup(Donor, data.get("donor_id"))
+        if donor is None:
+            errors.add("donor_id", _l("Choose the donor this account belongs to."))
+    errors.raise_if_any()
+
+    user = User(
+        username=username, password_hash=hash_password(password), role=role,
+        display_name=display_name, region=region, donor_id=donor.id if donor else None,
+        supermarkets=list(dict.fromkeys(supermarkets or [])),
+    )
+    db.session.add(user)
+    audit.record(actor, "user.create", user, role=role)
+    return user
+
+
+def _lookup(model, obj_id):
+    if isinstance(obj_id, str) and obj_id.isdigit():
+        obj_id = int(obj_id)
+    if not isinstance(obj_id, int) or isinstance(obj_id, bool):
+        return None
+    return db.session.get(model, obj_id)
+
+
+def set_user_active(actor: User, user_id, active: bool) -> User:
+    require_role(actor, "admin")
+    user = _lookup(User, user_id)
+    if user is None:
+        from app.services.errors import NotFound
+        raise NotFound()
+    if user.id == actor.id and not active:
+        raise ValidationError({"active": [_l("You cannot disable your own account.")]})
+    user.active = active
+    audit.record(actor, "user.activate" if active else "user.deactivate", user)
+    return user
+
+
+def change_password(actor: User, data: dict) -> None:
+    errors = Errors()
+    current = data.get("current_password")
+    if not isinstance(current, str) or not check_password_hash(actor.password_hash, current):
+        errors.add("current_password", _l("The current password is wrong."))
+    new = _check_password_rules(errors, data, "new_password")
+    errors.raise_if_any()
+    actor.password_hash = hash_password(new)
+    audit.record(actor, "user.password", actor)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, ApiToken]:
+    """A new bearer token (256 random bits); only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    days = current_app.config["API_TOKEN_DAYS"]
+    row = ApiToken(user_id=user.id, token_hash=_token_hash(token),
+                   expires_at=utcnow() + timedelta(days=days))
+    db.session.add(row)
+    audit.record(user, "token.issue", row)
+    return token, row
+
+
+def user_for_token(token: str) -> tuple[User, ApiToken] | None:
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
+    ).first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    if not row.user.active:
+        return None
+    return row.user, row
+
+
+def revoke_token(user: User, row: ApiToken) -> None:
+    row.revoked_at = utcnow()
+    audit.record(user, "token.revoke", row)

@@ -1,0 +1,59 @@
+"""Domain errors: each carries a problem-type slug, an HTTP status and a
+translatable message; the API renders them as problem+json, pages as form
+errors or flashes."""
+from flask_babel import lazy_gettext as _l
+
+
+class DomainError(Exception):
+    slug = "domain-error"
+    status = 422
+    title = _l("The request could not be carried out.")
+
+    def __init__(self, detail=None, errors: dict | None = None):
+        super().__init__(str(detail or self.title))
+        self.detail = detail or self.title
+        self.errors = errors or {}
+
+
+class ValidationError(DomainError):
+    slug = "validation-error"
+    status = 422
+    title = _l("Some fields are not valid.")
+
+    def __init__(self, errors: dict, detail=None):
+        super().__init__(detail or self.title, errors)
+
+
+class NotFound(DomainError):
+    slug = "not-found"
+    status = 404
+    title = _l("Not found.")
+
+
+class Forbidden(DomainError):
+    slug = "forbidden"
+    status = 403
+    title = _l("You are not allowed to do this.")
+
+
+class Conflict(DomainError):
+    slug = "conflict"
+    status = 409
+    title = _l("This conflicts with the current state.")
+
+
+class Errors:
+    """Collects field errors, then raises them all at once."""
+
+    def __init__(self):
+        self.errors: dict[str, list] = {}
+
+    def add(self, field: str, message) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)

@@ -1,0 +1,90 @@
+"""POST/DELETE /api/v1/auth/token and bearer authentication."""
+import hashlib
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ApiToken
+from tests.factories import PASSWORD
+
+
+def test_token_login_and_use(client, world):
+    """A good login returns a token that opens the API; the token is stored only as a hash."""
+    r = client.post("/api/v1/auth/token", json={"username": "staff", "password": PASSWORD})
+    assert r.status_code == 201
+    body = r.get_json()
+    assert body["user"] == {"id": world.users["staff"].id, "username": "staff", "role": "staff"}
+    assert len(body["token"]) >= 43 and body["expires_at"]
+    stored = db.session.scalars(select(ApiToken.token_hash)).all()
+    assert hashlib.sha256(body["token"].encode()).hexdigest() in stored
+    assert body["token"] not in stored
+    r = client.get("/api/v1/regions", headers={"Authorization": f"Bearer {body['token']}"})
+    assert r.status_code == 200
+
+
+def test_bad_credentials_are_401_problem(client, world):
+    """A wrong password or unknown user is a 401 problem+json, in Chinese by default."""
+    for creds in ({"username": "staff", "password": "wrong password!"},
+                  {"username": "nobody", "password": PASSWORD}):
+        r = client.post("/api/v1/auth/token", json=creds)
+        assert r.status_code == 401
+        assert r.content_type == "application/problem+json"
+        assert r.get_json()["type"] == "unauthorized"
+
+
+def test_no_or_bad_token_is_401(client, world):
+    """Every API route but the token endpoint needs a valid bearer token."""
+    assert client.get("/api/v1/regions").status_code == 401
+    assert client.get("/api/v1/regions", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/api/v1/households", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_delete_token_revokes_it(client, world):
+    """After DELETE /auth/token the token no longer works."""
+    headers = world.headers("cadre")
+    assert client.get("/api/v1/regions", headers=headers).status_code == 200
+    assert client.delete("/api/v1/auth/token", headers=headers).status_code == 204
+    assert client.get("/api/v1/regions", headers=headers).status_code == 401
+
+
+def test_disabled_user_token_stops_working(client, world):
+    """Disabling an account locks its existing tokens out."""
+    headers = world.headers("volunteer")
+    world.users["volunteer"].active = False
+    db.session.commit()
+    assert client.get("/api/v1/supermarkets", headers=headers).status_code == 401
+
+
+def test_failed_logins_throttled_per_username(client, world):
+    """More than 10 failures for one username in 15 minutes: 429, even with the right password."""
+    for _ in range(10):
+        assert client.post("/api/v1/auth/token", json={"username": "staff", "password": "x" * 12}).status_code == 401
+    r = client.post("/api/v1/auth/token", json={"username": "staff", "password": PASSWORD})
+    assert r.status_code == 429
+    assert r.get_json()["type"] == "rate-limited"
+    # Another username from the same client is not locked yet.
+    assert client.post("/api/v1/auth/token", json={"username": "cadre", "password": PASSWORD}).status_code == 201
+
+
+def test_successful_logins_do_not_count(client, world):
+    """Only failures count towards the limit."""
+    for _ in range(15):
+        assert client.post("/api/v1/auth/token", json={"username": "staff", "password": PASSWORD}).status_code == 201
+
+
+def test_failed_logins_throttled_per_client(client, world):
+    """More than 50 failures from one client, over many usernames, are refused with 429."""
+    for i in range(50):
+        r = client.post("/api/v1/auth/token", json={"username": f"ghost{i}", "password": "x" * 12})
+        assert r.status_code == 401
+    r = client.post("/api/v1/auth/token", json={"username": "cadre", "password": PASSWORD})
+    assert r.status_code == 429
+
+
+def test_malformed_json_is_clear_error(client, world):
+    """A body that is not JSON gets a problem answer, not a crash."""
+    r = client.post("/api/v1/auth/token", data="{not json", content_type="application/json")
+    assert r.status_code == 400
+    assert r.get_json()["type"] == "validation-error"
+    r = client.post("/api/v1/auth/token", json=["a", "b"])
+    assert r.status_code == 422
