@@ -106,3 +106,15 @@ def world(app):
     from tests.factories import build_world
 
     return build_world()
+
+
+@pytest.fixture
+def live(database_url, tmp_path, app):
+    """Start a server process on this test's database: `with live() as base_url:`.
+    Build the data (world fixture ...) and commit before starting it."""
+    from tests.live import live_server
+
+    def start(**env):
+        return live_server(database_url, str(tmp_path / "live-instance"), env=env)
+
+    return start
