@@ -40,8 +40,11 @@ def live_server(database_url: str, instance_path: str, *, threads: int = 16, env
         "app = create_app(instance_path=os.environ['AIXIN_INSTANCE_PATH']);"
         f"run_simple('127.0.0.1', {port}, app, threaded=True)"
     )
+    os.makedirs(instance_path, exist_ok=True)
+    log_path = Path(instance_path) / f"server-{port}.log"
+    log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=child_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 20
@@ -52,7 +55,7 @@ def live_server(database_url: str, instance_path: str, *, threads: int = 16, env
                         break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    out = log_path.read_text(errors="replace")
                     raise RuntimeError(f"live server did not start:\n{out}")
                 time.sleep(0.1)
         yield base
@@ -62,3 +65,5 @@ def live_server(database_url: str, instance_path: str, *, threads: int = 16, env
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        log.close()
