@@ -34,10 +34,12 @@ def _sqlite_on_connect(dbapi_conn, _record):
 def _sqlite_on_begin(conn):
     """A deferred transaction that reads and then writes fails with "database is
     locked" under contention; every transaction that may write takes the write
-    lock up front. Safe requests (GET, HEAD) read without it."""
+    lock up front. Safe requests (GET, HEAD) read without it, unless the
+    connection asks for it with `execution_options(aixin_write=True)`."""
     if conn.dialect.name != "sqlite":
         return
-    if has_request_context() and request.method in SAFE_METHODS:
+    forced = conn.get_execution_options().get("aixin_write", False)
+    if not forced and has_request_context() and request.method in SAFE_METHODS:
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
