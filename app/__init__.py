@@ -76,6 +76,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = i18n.LOGIN_MESSAGE
+    login_manager.login_message_category = "warning"
     csrf.init_app(app)
     babel.init_app(
         app,

@@ -54,3 +54,6 @@ def demo_command(households, months, reset, seed):
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_command)
+    from app.translate_cli import translate_cli
+
+    app.cli.add_command(translate_cli)

@@ -2,8 +2,10 @@
 The API follows Accept-Language, still defaulting to Chinese."""
 from flask import Flask, current_app, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 COOKIE = "lang"
+LOGIN_MESSAGE = _l("Please log in to see this page.")
 
 
 def select_locale() -> str:
