@@ -1,4 +1,7 @@
-"""flask translate ...: keep the message catalogues in step with the code."""
+"""flask translate ...: keep the message catalogues in step with the code.
+
+The Chinese catalogue lives in zh_Hans_CN: Babel parses the locale zh_CN as
+zh_Hans_CN (CLDR adds the script) and looks for that folder."""
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +25,7 @@ def update():
     """Extract messages from code and templates and merge them into the catalogues."""
     _babel("extract", "-F", "app/babel.cfg", "-k", "_l", "--no-location", "--sort-output",
            "-o", str(POT), ".")
-    for lang in ("zh_CN", "en"):
+    for lang in ("zh_Hans_CN", "en"):
         if (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").exists():
             _babel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang, "--no-fuzzy-matching")
         else:

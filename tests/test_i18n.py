@@ -22,7 +22,7 @@ def extracted_messages() -> set[str]:
 
 def test_every_message_has_a_chinese_translation():
     """A message in the code or a template that the zh_CN catalogue lacks fails here."""
-    with (TRANSLATIONS / "zh_CN/LC_MESSAGES/messages.po").open("rb") as fh:
+    with (TRANSLATIONS / "zh_Hans_CN/LC_MESSAGES/messages.po").open("rb") as fh:
         catalogue = read_po(fh)
     translated = {m.id if isinstance(m.id, str) else m.id[0]: m.string for m in catalogue if m.id}
     missing = sorted(m for m in extracted_messages() if not translated.get(m))
@@ -31,7 +31,7 @@ def test_every_message_has_a_chinese_translation():
 
 def test_compiled_catalogue_is_current():
     """The committed .mo gives the Chinese of every message (run `flask translate compile`)."""
-    with (TRANSLATIONS / "zh_CN/LC_MESSAGES/messages.mo").open("rb") as fh:
+    with (TRANSLATIONS / "zh_Hans_CN/LC_MESSAGES/messages.mo").open("rb") as fh:
         mo = gettext.GNUTranslations(fh)
     stale = sorted(m for m in extracted_messages() if mo.gettext(m) == m)
     assert not stale, "not in the compiled zh_CN catalogue: " + "; ".join(stale)
@@ -39,5 +39,5 @@ def test_compiled_catalogue_is_current():
 
 def test_both_catalogues_exist():
     """English is a real catalogue too, so the switch never shows a mix."""
-    for lang in ("zh_CN", "en"):
+    for lang in ("zh_Hans_CN", "en"):
         assert (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.mo").stat().st_size > 1000
