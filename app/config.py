@@ -8,6 +8,8 @@ class Defaults:
     # The database: None means a SQLite file in the instance folder.
     SQLALCHEMY_DATABASE_URI = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # SQLite: code outside a request (CLI, cron) takes the write lock at BEGIN.
+    SQLITE_LOCK_OUTSIDE_REQUESTS = True
     # None means a key generated once and kept in the instance folder.
     SECRET_KEY = None
 
@@ -41,3 +43,14 @@ class Defaults:
     # Points (issue 3 and later).
     POINTS_NOTICE_DAYS = 3
     POINTS_APPROVAL_ABOVE = 50
+    # Awards: how far back an occurred_on may lie, in days.
+    POINTS_MAX_AGE_DAYS = 30
+    # Most households in one award batch.
+    POINTS_AWARD_MAX_HOUSEHOLDS = 1000
+    # Year-end clearing (flask points expire --year Y) only when this is on.
+    POINTS_YEAR_END_EXPIRY = False
+    # Evidence photos: longest side after re-encoding, and the largest upload decoded.
+    EVIDENCE_MAX_SIDE = 1600
+    EVIDENCE_MAX_PIXELS = 50_000_000
+    # Idempotency keys are answered for at least this long (api.md: 24 h or more).
+    IDEMPOTENCY_KEEP_HOURS = 48

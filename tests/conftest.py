@@ -22,6 +22,8 @@ def base_config(uri: str, **extra) -> dict:
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "RATELIMIT_STORAGE_URI": "memory://",
         "WTF_CSRF_ENABLED": False,
+        # The test process reads while a live server writes: it must not hold SQLite's write lock.
+        "SQLITE_LOCK_OUTSIDE_REQUESTS": False,
         **extra,
     }
 
@@ -111,7 +113,8 @@ def world(app):
 @pytest.fixture
 def live(database_url, tmp_path, app):
     """Start a server process on this test's database: `with live() as base_url:`.
-    Build the data (world fixture ...) and commit before starting it."""
+    Build the data (world fixture ...) and commit before starting it; after the
+    server has written, `db.session.rollback()` before reading its results."""
     from tests.live import live_server
 
     def start(**env):
