@@ -56,7 +56,7 @@ def regions_page():
 @bp.route("/supermarkets", methods=["GET", "POST"])
 def supermarkets():
     form = SupermarketForm()
-    _, form.region_id.choices = _region_choices(_("— choose —"))
+    __, form.region_id.choices = _region_choices(_("— choose —"))
     if form.validate_on_submit():
         try:
             sm = regions.create_supermarket(current_user, {
@@ -75,7 +75,7 @@ def supermarkets():
 @bp.route("/users", methods=["GET", "POST"])
 def users():
     form = UserForm()
-    _, form.region_id.choices = _region_choices(_("— choose —"))
+    __, form.region_id.choices = _region_choices(_("— choose —"))
     form.supermarket_ids.choices = [
         (str(s.id), s.name) for s in db.session.scalars(select(Supermarket).order_by(Supermarket.id))]
     form.donor_id.choices = [("", _("— choose —"))] + [
