@@ -6,6 +6,7 @@ from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.donors import Donor
 from app.models.regions import Region, Supermarket
 from app.models.types import UTCDateTime, utcnow
 
@@ -36,6 +37,7 @@ class User(UserMixin, db.Model):
 
     region: Mapped[Region | None] = relationship()
     supermarkets: Mapped[list[Supermarket]] = relationship(secondary=user_supermarkets)
+    donor: Mapped[Donor | None] = relationship()
 
     @property
     def is_active(self) -> bool:  # Flask-Login
