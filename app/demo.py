@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, inspect, select, text, update
 from app.extensions import db
 from app.models import Donor, Household, Region, User
 from app.services.accounts import create_user
+from app.services.households import household_code
 from app.services.regions import create_region, create_supermarket
 
 COUNTY = "青山县"
@@ -111,7 +112,7 @@ def _add_households(villages: list[Region], count: int, rng: random.Random, fake
         village = villages[i % len(villages)] if i < len(villages) else rng.choice(villages)
         seqs[village.id] += 1
         rows.append({
-            "code": f"{village.id:04d}{seqs[village.id]:04d}",
+            "code": household_code(village.id, seqs[village.id]),
             "village_id": village.id,
             "head_name": fake.name(),
             "members": rng.choice([1, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 7]),

@@ -14,7 +14,7 @@ from app.models import ROLES, ApiToken, Donor, Region, Supermarket, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, ValidationError
 from app.services.scope import require_role
-from app.services.validate import choice, text
+from app.services.validate import as_id, choice, text
 
 USERNAME_RE = re.compile(r"[\w.@-]{3,64}")
 _DUMMY_HASH = None
@@ -27,8 +27,11 @@ def hash_password(password: str) -> str:
 
 def _check_password_rules(errors: Errors, data: dict, field: str = "password") -> str | None:
     password = data.get(field)
-    if not isinstance(password, str) or not password:
+    if password is None or password == "":
         errors.add(field, _l("This field is required."))
+        return None
+    if not isinstance(password, str):
+        errors.add(field, _l("Must be text."))
         return None
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password) < minimum:
@@ -102,11 +105,8 @@ def create_user(actor: User | None, data: dict) -> User:
 
 
 def _lookup(model, obj_id):
-    if isinstance(obj_id, str) and obj_id.isdigit():
-        obj_id = int(obj_id)
-    if not isinstance(obj_id, int) or isinstance(obj_id, bool):
-        return None
-    return db.session.get(model, obj_id)
+    obj_id = as_id(obj_id)
+    return db.session.get(model, obj_id) if obj_id is not None else None
 
 
 def set_user_active(actor: User, user_id, active: bool) -> User:

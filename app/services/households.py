@@ -6,9 +6,10 @@ from sqlalchemy import func, or_, select, update
 from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
-from app.services.errors import Errors, NotFound
-from app.services.scope import get_region, visible_households, writable_household, writable_village
-from app.services.validate import choice, integer, phone, text
+from app.services.errors import Errors, ValidationError
+from app.services.scope import (HOUSEHOLD_READERS, get_region, require_role, visible_households,
+                                writable_household, writable_village)
+from app.services.validate import as_id, choice, integer, phone, text
 
 EDITABLE = ("head_name", "members", "phone", "address", "tags", "status")
 
@@ -51,6 +52,14 @@ def validate_fields(data: dict, *, partial: bool = False) -> tuple[dict, Errors]
     return out, errors
 
 
+def household_code(village_id: int, seq: int) -> str:
+    """Eight digits while both parts fit in four; beyond that a dash keeps the
+    code unambiguous (village 1234 number 56789 is not village 12345 number 6789)."""
+    if village_id < 10_000 and seq < 10_000:
+        return f"{village_id:04d}{seq:04d}"
+    return f"{village_id:04d}-{seq:04d}"
+
+
 def next_code(village: Region) -> str:
     """The next household code of a village: its id and a sequence, unique
     across the deployment. The UPDATE takes the row lock, so two clerks adding
@@ -59,22 +68,22 @@ def next_code(village: Region) -> str:
         update(Region).where(Region.id == village.id).values(household_seq=Region.household_seq + 1)
     )
     seq = db.session.scalar(select(Region.household_seq).where(Region.id == village.id))
-    return f"{village.id:04d}{seq:04d}"
+    return household_code(village.id, seq)
 
 
 def create_household(actor: User, data: dict) -> Household:
+    require_role(actor, "admin", "staff")
     errors = Errors()
-    village_id = data.get("village_id")
-    if isinstance(village_id, str) and village_id.isdigit():
-        village_id = int(village_id)
-    if village_id in (None, ""):
+    raw_village_id = data.get("village_id")
+    village_id = as_id(raw_village_id)
+    if raw_village_id in (None, ""):
         errors.add("village_id", _l("This field is required."))
-    elif not isinstance(village_id, int) or isinstance(village_id, bool):
+    elif isinstance(raw_village_id, bool) or village_id is None and not isinstance(raw_village_id, int):
         errors.add("village_id", _l("Must be a whole number."))
     fields, field_errors = validate_fields(data)
     errors.errors.update(field_errors.errors)
     errors.raise_if_any()
-    village = writable_village(actor, village_id)
+    village = writable_village(actor, village_id)  # None (say 0 or 10**30) is not found
     hh = Household(village_id=village.id, code=next_code(village), status="active", balance=0, **fields)
     db.session.add(hh)
     audit.record(actor, "household.create", hh)
@@ -96,13 +105,14 @@ def update_household(actor: User, household_id, data: dict) -> Household:
 def search_households(actor: User, *, village_id=None, q: str | None = None,
                       status: str | None = None, page: int = 1, per_page: int = 50):
     """A page of the households the user can see, with the total."""
+    require_role(actor, *HOUSEHOLD_READERS)
     query = visible_households(actor)
     if village_id not in (None, ""):
-        try:
-            village = get_region(actor, int(village_id))
-        except (TypeError, ValueError):
-            raise NotFound()
+        if isinstance(village_id, bool) or as_id(village_id) is None and not isinstance(village_id, int):
+            raise ValidationError({"village_id": [_l("Must be a whole number.")]})
+        village = get_region(actor, as_id(village_id))
         query = query.where(Household.village_id == village.id)
+    q = (q or "").replace("\x00", "")
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Household.head_name.like(like, escape="\\"),
@@ -110,12 +120,17 @@ def search_households(actor: User, *, village_id=None, q: str | None = None,
     if status in HOUSEHOLD_STATUSES:
         query = query.where(Household.status == status)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    offset = (page - 1) * per_page
+    if offset >= total:  # also keeps an absurd page number away from the database
+        return [], total
     items = db.session.scalars(
-        query.order_by(Household.code).limit(per_page).offset((page - 1) * per_page)
+        query.order_by(Household.code).limit(per_page).offset(offset)
     ).all()
     return items, total
 
 
 def pending_points(household: Household) -> int:
-    """Signed sum of the household's entries still in notice (no ledger yet: 0)."""
-    return 0
+    """Signed sum of the household's pending and disputed entries (not yet in the balance)."""
+    from app.services.points import pending_by_household
+
+    return pending_by_household([household.id]).get(household.id, 0)

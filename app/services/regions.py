@@ -7,7 +7,7 @@ from app.models import LEVELS, Region, Supermarket, User
 from app.services import audit
 from app.services.errors import Errors
 from app.services.scope import require_role
-from app.services.validate import choice, text
+from app.services.validate import as_id, choice, text
 
 
 def create_region(actor: User | None, data: dict) -> Region:
@@ -20,9 +20,8 @@ def create_region(actor: User | None, data: dict) -> Region:
     parent_id = data.get("parent_id")
     parent = None
     if parent_id not in (None, ""):
-        if isinstance(parent_id, str) and parent_id.isdigit():
-            parent_id = int(parent_id)
-        parent = db.session.get(Region, parent_id) if isinstance(parent_id, int) and not isinstance(parent_id, bool) else None
+        parent_id = as_id(parent_id)
+        parent = db.session.get(Region, parent_id) if parent_id is not None else None
         if parent is None:
             errors.add("parent_id", _l("Unknown parent region."))
     if parent is not None and level is not None:
@@ -63,10 +62,8 @@ def create_supermarket(actor: User | None, data: dict) -> Supermarket:
         require_role(actor, "admin")
     errors = Errors()
     name = text(errors, data, "name", required=True, max_len=100)
-    region_id = data.get("region_id")
-    if isinstance(region_id, str) and region_id.isdigit():
-        region_id = int(region_id)
-    region = db.session.get(Region, region_id) if isinstance(region_id, int) and not isinstance(region_id, bool) else None
+    region_id = as_id(data.get("region_id"))
+    region = db.session.get(Region, region_id) if region_id is not None else None
     if region is None:
         errors.add("region_id", _l("Choose the region this supermarket serves."))
     if name and db.session.scalars(select(Supermarket.id).where(Supermarket.name == name)).first():

@@ -4,6 +4,10 @@ from sqlalchemy import Select, false, or_, select, true
 from app.extensions import db
 from app.models import Household, Region, Supermarket, User, user_supermarkets
 from app.services.errors import Forbidden, NotFound
+from app.services.validate import as_id
+
+# Roles that may read the household register; donors never see a household.
+HOUSEHOLD_READERS = ("admin", "cadre", "staff", "volunteer")
 
 
 def require_role(actor: User, *roles: str) -> None:
@@ -41,7 +45,8 @@ def visible_regions(actor: User) -> Select:
 
 
 def get_region(actor: User, region_id) -> Region:
-    region = db.session.get(Region, region_id) if isinstance(region_id, int) else None
+    region_id = as_id(region_id) if isinstance(region_id, int) else None
+    region = db.session.get(Region, region_id) if region_id is not None else None
     if region is None or not _in_reach(actor, region):
         raise NotFound()
     return region
@@ -77,7 +82,8 @@ def visible_households(actor: User) -> Select:
 
 
 def get_household(actor: User, household_id) -> Household:
-    if not isinstance(household_id, int) or isinstance(household_id, bool):
+    require_role(actor, *HOUSEHOLD_READERS)
+    if not isinstance(household_id, int) or as_id(household_id) is None:
         raise NotFound()
     hh = db.session.scalars(visible_households(actor).where(Household.id == household_id)).first()
     if hh is None:
@@ -112,7 +118,7 @@ def _ancestor_paths(path: str) -> list[str]:
 
 
 def get_supermarket(actor: User, supermarket_id) -> Supermarket:
-    if not isinstance(supermarket_id, int) or isinstance(supermarket_id, bool):
+    if not isinstance(supermarket_id, int) or as_id(supermarket_id) is None:
         raise NotFound()
     sm = db.session.scalars(
         visible_supermarkets(actor).where(Supermarket.id == supermarket_id)

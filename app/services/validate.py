@@ -6,6 +6,20 @@ from flask_babel import lazy_gettext as _l
 from app.services.errors import Errors
 
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
+# NUL breaks PostgreSQL text and no control character belongs in a name or an address.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+ID_RE = re.compile(r"[0-9]{1,18}")
+MAX_ID = 2**63 - 1
+
+
+def as_id(value) -> int | None:
+    """An id given as an integer or a string of ASCII digits; None if it cannot
+    be one (a bool, a float, "²", or too large for the database)."""
+    if isinstance(value, str) and ID_RE.fullmatch(value.strip()):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_ID:
+        return None
+    return value
 
 
 def text(errors: Errors, data: dict, field: str, *, required: bool, max_len: int,
@@ -21,6 +35,9 @@ def text(errors: Errors, data: dict, field: str, *, required: bool, max_len: int
         return None
     if len(value) > max_len:
         errors.add(field, _l("At most %(n)d characters.", n=max_len))
+        return None
+    if CONTROL_RE.search(value):
+        errors.add(field, _l("Contains characters that are not allowed."))
         return None
     if len(value) < min_len:
         errors.add(field, _l("At least %(n)d characters.", n=min_len))
