@@ -1,4 +1,6 @@
 """What every API handler needs: the bearer user, JSON bodies, pagination."""
+import json
+import re
 from functools import wraps
 
 from flask import current_app, g, request
@@ -14,6 +16,9 @@ class MalformedJSON(DomainError):
     slug = "validation-error"
     status = 400
     title = _l("The request body is not valid JSON.")
+
+    def __init__(self):
+        super().__init__(errors={"body": [self.title]})
 
 
 def bearer_token() -> str | None:
@@ -37,25 +42,30 @@ def authenticated(view):
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a clear 400/422."""
-    data = request.get_json(silent=True, force=True)
-    if data is None:
-        raw = request.get_data(cache=True)
-        if raw.strip():
-            raise MalformedJSON()
-        data = {}
+    """The request's JSON object, or a clear 400/422. An empty body is an empty object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+        raise MalformedJSON() from None
     if not isinstance(data, dict):
         raise ValidationError({"body": [_l("The body must be a JSON object.")]})
     return data
 
 
+DIGITS = re.compile(r"[0-9]{1,18}")
+
+
 def pagination() -> tuple[int, int]:
+    """page and per_page from the query string; per_page is capped at PER_PAGE_MAX."""
     errors = {}
     page = request.args.get("page", "1")
     per_page = request.args.get("per_page", str(current_app.config["PER_PAGE_DEFAULT"]))
-    if not page.isdigit() or int(page) < 1:
+    if not DIGITS.fullmatch(page) or int(page) < 1:
         errors["page"] = [_l("Must be a whole number of at least 1.")]
-    if not per_page.isdigit() or int(per_page) < 1:
+    if not DIGITS.fullmatch(per_page) or int(per_page) < 1:
         errors["per_page"] = [_l("Must be a whole number of at least 1.")]
     if errors:
         raise ValidationError(errors)
