@@ -32,6 +32,7 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
 
     register_extensions(app)
     register_blueprints(app)
+    register_points(app)
     register_errors(app)
     register_cli(app)
     register_logging(app)
@@ -102,6 +103,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(households_bp, url_prefix="/households")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
+
+
+def register_points(app: Flask) -> None:
+    """Post entries whose notice has ended before any request reads a balance."""
+    from app.services.posting import init_app
+
+    init_app(app)
 
 
 def register_errors(app: Flask) -> None:

@@ -85,6 +85,84 @@ PATHS = {
 }
 
 
+# Points (issue 3).
+DATE = {"type": "string", "format": "date"}
+REASON = _obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 500})
+ENTRY = _obj(
+    ["id", "kind", "points", "status", "rule_code", "note", "occurred_on", "created_at",
+     "reversal_of"],
+    id=I, household_id=I, points=I, rule_code={"type": ["string", "null"]},
+    kind={"enum": ["award", "deduction", "redemption", "reversal", "expiry", "adjustment"]},
+    status={"enum": ["pending", "disputed", "posted", "cancelled"]},
+    note={"type": ["string", "null"]}, occurred_on=DATE,
+    created_at={"type": "string", "format": "date-time"},
+    reversal_of={"type": ["integer", "null"]}, reversed_by={"type": ["integer", "null"]},
+    notice_ends_at={"type": ["string", "null"], "format": "date-time"},
+    needs_approval={"type": "boolean"}, evidence_id={"type": ["integer", "null"]},
+)
+RULE_BODY = _obj(["code", "category", "name", "points"], code=S, category=S, name=S,
+                 points={"type": "integer", "not": {"const": 0}}, unit=S,
+                 cap_per_month={"type": ["integer", "null"], "minimum": 1},
+                 needs_evidence={"type": "boolean"})
+AWARD_JSON = _obj(["household_ids", "rule_code", "occurred_on"],
+                  household_ids={"type": "array", "items": I, "minItems": 1},
+                  rule_code=S, occurred_on=DATE, note=S)
+AWARD_FORM = _obj(["household_ids", "rule_code", "occurred_on"],
+                  household_ids={"type": "array", "items": S}, rule_code=S, occurred_on=DATE,
+                  note=S, evidence={"type": "string", "contentMediaType": "image/*"})
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+               "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+ENTRY_ID = [_p("entry_id"), IDEMPOTENCY]
+
+
+def _award_op() -> dict:
+    op = _op("Award or deduct a rule's points to households, all or none (staff, admin)",
+             tag="points", ok=201, params=[IDEMPOTENCY],
+             ok_schema=_obj(["items"], items={"type": "array", "items": ENTRY}))
+    op["requestBody"] = {"required": True, "content": {
+        "application/json": {"schema": AWARD_JSON},
+        "multipart/form-data": {"schema": AWARD_FORM},
+    }}
+    return op
+
+
+PATHS.update({
+    "/rules": {
+        "get": _op("The rule catalogue (newest version of each code)", tag="points"),
+        "post": _op("Add a rule, or a new version of a code (admin)", tag="points", ok=201,
+                    body=RULE_BODY),
+    },
+    "/rules/{code}/retire": {
+        "post": _op("Retire a rule: it can no longer be awarded (admin)", tag="points",
+                    params=[{"name": "code", "in": "path", "required": True, "schema": S}]),
+    },
+    "/awards": {"post": _award_op()},
+    "/entries/{entry_id}/objection": {
+        "post": _op("Object to an entry on public notice", tag="points", body=REASON,
+                    params=ENTRY_ID, ok_schema=ENTRY),
+    },
+    "/entries/{entry_id}/approve": {
+        "post": _op("Uphold a disputed entry or approve a large award (cadre, admin)",
+                    tag="points", params=ENTRY_ID, ok_schema=ENTRY),
+    },
+    "/entries/{entry_id}/reject": {
+        "post": _op("Cancel a disputed entry or refuse an approval (cadre, admin)",
+                    tag="points", body=REASON, params=ENTRY_ID, ok_schema=ENTRY),
+    },
+    "/entries/{entry_id}/reverse": {
+        "post": _op("Reverse a posted entry, once (cadre, admin)", tag="points", ok=201,
+                    body=REASON, params=ENTRY_ID, ok_schema=ENTRY),
+    },
+    "/households/{household_id}/ledger": {
+        "get": _op("A household's entries, newest first (paginated)", tag="points",
+                   params=[_p("household_id"), *PAGE]),
+    },
+    "/evidence/{evidence_id}": {
+        "get": _op("An evidence photo (JPEG), for users who can see its household",
+                   tag="points", params=[_p("evidence_id")]),
+    },
+})
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",

@@ -30,3 +30,29 @@ def household(h: Household) -> dict:
         "balance": h.balance, "pending": pending_points(h),
         "created_at": h.created_at.isoformat(),
     }
+
+
+def rule(r) -> dict:
+    return {
+        "code": r.code, "category": r.category, "name": r.name, "points": r.points,
+        "unit": r.unit, "cap_per_month": r.cap_per_month, "needs_evidence": r.needs_evidence,
+        "active": r.active, "version": r.version, "id": r.id,
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def entry(e, reversed_by: int | None = None) -> dict:
+    """A ledger entry; `reversed_by` is the id of the reversal naming it, if any."""
+    return {
+        "id": e.id, "household_id": e.household_id, "kind": e.kind, "points": e.points,
+        "status": e.status, "rule_code": e.rule_code, "rule_id": e.rule_id, "note": e.note,
+        "occurred_on": e.occurred_on.isoformat(), "created_at": _iso(e.created_at),
+        "created_by": e.created_by_id, "reversal_of": e.reversal_of, "reversed_by": reversed_by,
+        "notice_ends_at": _iso(e.notice_ends_at), "posted_at": _iso(e.posted_at),
+        "needs_approval": e.needs_approval, "approved_at": _iso(e.approved_at),
+        "objection_reason": e.objection_reason, "decision_reason": e.decision_reason,
+        "evidence_id": e.evidence_id, "checkout_id": e.checkout_id,
+    }

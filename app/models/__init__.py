@@ -2,6 +2,9 @@
 from app.models.audit import AuditRecord
 from app.models.donors import DONOR_KINDS, Donor
 from app.models.households import HOUSEHOLD_STATUSES, Household
+from app.models.points import (
+    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, Evidence, IdempotencyKey, LedgerEntry, Rule,
+)
 from app.models.regions import LEVELS, Region, Supermarket
 from app.models.types import utcnow
 from app.models.users import ROLES, ApiToken, User, user_supermarkets
@@ -9,4 +12,6 @@ from app.models.users import ROLES, ApiToken, User, user_supermarkets
 __all__ = [
     "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
+    "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "IdempotencyKey",
+    "LedgerEntry", "Rule",
 ]

@@ -57,3 +57,17 @@ class Errors:
     def raise_if_any(self) -> None:
         if self.errors:
             raise ValidationError(self.errors)
+
+
+class CapExceeded(DomainError):
+    """An award would pass its rule's monthly cap for at least one household."""
+    slug = "cap-exceeded"
+    status = 422
+    title = _l("This would pass the rule's monthly cap.")
+
+
+class HouseholdInactive(DomainError):
+    """The household has exited the programme."""
+    slug = "household-inactive"
+    status = 422
+    title = _l("This household is no longer active.")

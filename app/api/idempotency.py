@@ -1,0 +1,145 @@
+"""Idempotency-Key (api.md Conventions; invariant 6), for any write a client
+may retry: awards now, donations and checkouts later.
+
+`@idempotent` (under `@authenticated`) runs the view as one transaction and
+commits once. With an Idempotency-Key header, the answer of a successful
+request is stored in that same transaction; the same user sending the same
+key and body again gets that answer again (same status and body) and nothing
+is done twice. The same key with another body, or while the first request is
+still running, is 409 conflict. Refusals (4xx) are not stored: nothing was
+written, so a retry simply runs again."""
+import hashlib
+import json
+import re
+from datetime import timedelta
+from functools import wraps
+
+from flask import current_app, g, make_response, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import IdempotencyKey, utcnow
+from app.services.errors import Conflict, ValidationError
+
+HEADER = "Idempotency-Key"
+KEY_RE = re.compile(r"[\x20-\x7e]{1,200}")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+class KeyInUse(Conflict):
+    title = _l("This Idempotency-Key was already used for a different request.")
+
+
+class KeyRunning(Conflict):
+    title = _l("A request with this Idempotency-Key is still running.")
+
+
+def canonical_request() -> bytes:
+    """Method, path, query and body as canonical JSON (files by their SHA-256)."""
+    if request.mimetype in FORM_TYPES:
+        files = {}
+        for name in request.files:
+            digests = []
+            for upload in request.files.getlist(name):
+                digests.append(hashlib.sha256(upload.stream.read()).hexdigest())
+                upload.stream.seek(0)
+            files[name] = digests
+        body = {"form": {k: request.form.getlist(k) for k in request.form}, "files": files}
+    else:
+        raw = request.get_data(cache=True)
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            body = {"raw-sha256": hashlib.sha256(raw).hexdigest()}
+    doc = {"method": request.method, "path": request.path,
+           "query": {k: request.args.getlist(k) for k in request.args}, "body": body}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def fingerprint() -> str:
+    return hashlib.sha256(canonical_request()).hexdigest()
+
+
+def _claim(user_id: int, key: str) -> None:
+    """PostgreSQL: hold a transaction-scoped lock on (user, key), or 409 if the
+    first request still holds it. SQLite's write transaction is already exclusive."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    if not db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}):
+        raise KeyRunning()
+
+
+def _stored(user_id: int, key: str):
+    """(fingerprint, status, content type, body) stored for this key, or None."""
+    return db.session.execute(
+        select(IdempotencyKey.fingerprint, IdempotencyKey.status, IdempotencyKey.content_type,
+               IdempotencyKey.body)
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    ).first()
+
+
+def _replay(stored, fp: str):
+    stored_fp, status, content_type, body = stored
+    if stored_fp != fp:
+        raise KeyInUse()
+    response = make_response(body, status)
+    response.content_type = content_type
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(view):
+    """One transaction per request, with optional Idempotency-Key replay."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get(HEADER)
+        if key is None:
+            response = make_response(view(*args, **kwargs))
+            _finish(response)
+            return response
+        if not KEY_RE.fullmatch(key):
+            raise ValidationError({HEADER: [_l("Use 1 to 200 printable ASCII characters.")]})
+        user_id = g.user.id
+        fp = fingerprint()
+        _claim(user_id, key)
+        row = _stored(user_id, key)
+        if row is not None:
+            db.session.rollback()
+            return _replay(row, fp)
+        response = make_response(view(*args, **kwargs))
+        if 200 <= response.status_code < 300:
+            db.session.add(IdempotencyKey(
+                user_id=user_id, key=key, fingerprint=fp, status=response.status_code,
+                content_type=response.content_type, body=response.get_data(as_text=True),
+                created_at=utcnow()))
+        try:
+            _finish(response)
+        except IntegrityError:
+            # Someone stored this key first (a race the lock above did not see):
+            # our act is rolled back and their answer stands.
+            db.session.rollback()
+            row = _stored(user_id, key)
+            if row is None:
+                raise
+            return _replay(row, fp)
+        return response
+    return wrapper
+
+
+def _finish(response) -> None:
+    if response.status_code < 400:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+def purge_keys(now=None) -> int:
+    """Forget answers older than IDEMPOTENCY_KEEP_HOURS (at least 24 h); the caller commits."""
+    hours = max(24, int(current_app.config["IDEMPOTENCY_KEEP_HOURS"]))
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    return result.rowcount or 0

@@ -1,0 +1,111 @@
+"""Points: the rule catalogue, awards, objections, approvals, reversals, the
+household ledger and evidence photos."""
+from flask import g, request, send_file
+
+from app.api import bp, serializers
+from app.api.common import authenticated, json_body, paginated, pagination
+from app.api.idempotency import idempotent
+from app.services import evidence, points, rules, scope
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+@bp.get("/rules")
+@authenticated
+def list_rules():
+    return {"items": [serializers.rule(r) for r in rules.list_rules()]}
+
+
+@bp.post("/rules")
+@authenticated
+@idempotent
+def create_rule():
+    scope.require_role(g.user, "admin")
+    return serializers.rule(rules.create_rule(g.user, json_body())), 201
+
+
+@bp.post("/rules/<code>/retire")
+@authenticated
+@idempotent
+def retire_rule(code: str):
+    scope.require_role(g.user, "admin")
+    return serializers.rule(rules.retire_rule(g.user, code))
+
+
+def _award_input() -> tuple[dict, object]:
+    """The award's fields and its photo, from JSON or a form upload."""
+    if request.mimetype not in FORM_TYPES:
+        return json_body(), None
+    form = request.form
+    ids = []
+    for value in form.getlist("household_ids"):
+        ids.extend(v for v in value.replace("，", ",").split(",") if v.strip())
+    data = {"household_ids": ids, "rule_code": form.get("rule_code"),
+            "occurred_on": form.get("occurred_on"), "note": form.get("note")}
+    upload = request.files.get("evidence")
+    return data, (upload if upload is not None and upload.filename != "" else None)
+
+
+@bp.post("/awards")
+@authenticated
+@idempotent
+def create_awards():
+    scope.require_role(g.user, "admin", "staff")
+    data, upload = _award_input()
+    entries = points.award_points(g.user, data, upload)
+    return {"items": [serializers.entry(e) for e in entries]}, 201
+
+
+def _entry_body(entry) -> dict:
+    return serializers.entry(entry, points.reversed_by([entry]).get(entry.id))
+
+
+@bp.post("/entries/<int:entry_id>/objection")
+@authenticated
+@idempotent
+def object_to_entry(entry_id: int):
+    return _entry_body(points.raise_objection(g.user, entry_id, json_body()))
+
+
+@bp.post("/entries/<int:entry_id>/approve")
+@authenticated
+@idempotent
+def approve_entry(entry_id: int):
+    scope.require_role(g.user, "admin", "cadre")
+    return _entry_body(points.approve_entry(g.user, entry_id))
+
+
+@bp.post("/entries/<int:entry_id>/reject")
+@authenticated
+@idempotent
+def reject_entry(entry_id: int):
+    scope.require_role(g.user, "admin", "cadre")
+    return _entry_body(points.reject_entry(g.user, entry_id, json_body()))
+
+
+@bp.post("/entries/<int:entry_id>/reverse")
+@authenticated
+@idempotent
+def reverse_entry(entry_id: int):
+    scope.require_role(g.user, "admin", "cadre")
+    return serializers.entry(points.reverse_entry(g.user, entry_id, json_body())), 201
+
+
+@bp.get("/households/<int:household_id>/ledger")
+@authenticated
+def household_ledger(household_id: int):
+    page, per_page = pagination()
+    _, items, total = points.household_ledger(g.user, household_id, page=page, per_page=per_page)
+    reversals = points.reversed_by(items)
+    return paginated([serializers.entry(e, reversals.get(e.id)) for e in items],
+                     page, per_page, total)
+
+
+@bp.get("/evidence/<int:evidence_id>")
+@authenticated
+def get_evidence(evidence_id: int):
+    ev, path = evidence.get_evidence(g.user, evidence_id)
+    response = send_file(path, mimetype=ev.content_type, max_age=0, conditional=True)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
