@@ -36,6 +36,9 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     register_errors(app)
     register_cli(app)
     register_logging(app)
+    from app.security import init_app as register_security
+
+    register_security(app)
     return app
 
 
