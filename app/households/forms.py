@@ -1,6 +1,7 @@
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import Optional
 
@@ -37,3 +38,11 @@ class HouseholdForm(FlaskForm):
             "tags": self.tags.data or [],
             "status": self.status.data,
         }
+
+
+class ImportForm(FlaskForm):
+    """The register upload; the import service reads and checks the file."""
+    file = FileField(_l("Register file (.xlsx or .csv)"),
+                     validators=[FileRequired(_l("Choose a file to upload."))],
+                     render_kw={"accept": ".xlsx,.csv"})
+    submit = SubmitField(_l("Preview"))
