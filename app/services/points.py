@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import LIVE_STATUSES, Household, LedgerEntry, User, utcnow
 from app.services import audit
 from app.services.errors import (
-    CapExceeded, Conflict, DomainError, Errors, Forbidden, HouseholdInactive, NotFound,
+    CapExceeded, Conflict, Errors, Forbidden, HouseholdInactive, NotFound,
 )
 from app.services.evidence import prepare_photo, store_photo
 from app.services.posting import entries as entries_table
@@ -155,14 +155,15 @@ def _lock_households(actor: User, ids: list[int]) -> list[Household]:
 
 
 def live_count_in_month(rule_code: str, household_ids: list[int], day: date) -> dict[int, int]:
-    """Per household: entries of this rule code in day's calendar month that
-    still count (pending, disputed or posted, and not reversed)."""
+    """Per household: awards or deductions of this rule code in day's calendar
+    month that still count (pending, disputed or posted, and not reversed)."""
     start, end = _month(day)
     reversal = aliased(LedgerEntry)
     rows = db.session.execute(
         select(LedgerEntry.household_id, func.count())
         .where(LedgerEntry.household_id.in_(household_ids),
                LedgerEntry.rule_code == rule_code,
+               LedgerEntry.kind.in_(("award", "deduction")),
                LedgerEntry.occurred_on >= start, LedgerEntry.occurred_on < end,
                LedgerEntry.status.in_(LIVE_STATUSES),
                ~exists().where(reversal.reversal_of == LedgerEntry.id))
@@ -440,9 +441,7 @@ def pending_by_household(household_ids) -> dict[int, int]:
 
 # -- year-end expiry -------------------------------------------------------------
 
-class ExpiryOff(DomainError):
-    slug = "conflict"
-    status = 409
+class ExpiryOff(Conflict):
     title = _l("Year-end expiry is switched off (POINTS_YEAR_END_EXPIRY).")
 
 
