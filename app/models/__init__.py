@@ -1,6 +1,10 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 from app.models.audit import AuditRecord
 from app.models.donors import DONOR_KINDS, Donor
+from app.models.goods import (
+    DONATION_KINDS, MOVEMENT_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS, Donation, DonationLine,
+    Lot, LotMovement, Product, Purchase, Stocktake, StocktakeLine, Transfer, Writeoff,
+)
 from app.models.households import HOUSEHOLD_STATUSES, Household
 from app.models.points import (
     ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, Evidence, IdempotencyKey, LedgerEntry, Rule,
@@ -14,4 +18,7 @@ __all__ = [
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
     "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "IdempotencyKey",
     "LedgerEntry", "Rule",
+    "DONATION_KINDS", "MOVEMENT_KINDS", "STOCKTAKE_STATUSES", "WRITEOFF_REASONS", "Donation",
+    "DonationLine", "Lot", "LotMovement", "Product", "Purchase", "Stocktake", "StocktakeLine",
+    "Transfer", "Writeoff",
 ]

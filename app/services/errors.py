@@ -71,3 +71,10 @@ class HouseholdInactive(DomainError):
     slug = "household-inactive"
     status = 422
     title = _l("This household is no longer active.")
+
+
+class InsufficientStock(DomainError):
+    """Fewer units in stock than asked for; nothing was taken."""
+    slug = "insufficient-stock"
+    status = 409
+    title = _l("There is not enough of this product in stock.")
