@@ -66,6 +66,7 @@ def next_code(village: Region) -> str:
     households at once never get the same number."""
     db.session.execute(
         update(Region).where(Region.id == village.id).values(household_seq=Region.household_seq + 1)
+        .execution_options(synchronize_session=False)
     )
     seq = db.session.scalar(select(Region.household_seq).where(Region.id == village.id))
     return household_code(village.id, seq)
