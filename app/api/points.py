@@ -1,6 +1,6 @@
 """Points: the rule catalogue, awards, objections, approvals, reversals, the
 household ledger and evidence photos."""
-from flask import g, request, send_file
+from flask import Response, g, request
 
 from app.api import bp, serializers
 from app.api.common import authenticated, json_body, paginated, pagination
@@ -105,7 +105,8 @@ def household_ledger(household_id: int):
 @authenticated
 def get_evidence(evidence_id: int):
     ev, path = evidence.get_evidence(g.user, evidence_id)
-    response = send_file(path, mimetype=ev.content_type, max_age=0, conditional=True)
+    # Photos are small (at most 1600 px): read whole, so no file handle outlives the request.
+    response = Response(path.read_bytes(), mimetype=ev.content_type)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
