@@ -2,14 +2,14 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
 
-from app.households.forms import MultiCheckboxField
+from app.households.forms import MultiCheckboxField, select_choices
 
 
 class RegionForm(FlaskForm):
     name = StringField(_l("Name"))
-    level = SelectField(_l("Level"), choices=[
+    level = SelectField(_l("Level"), choices=select_choices([
         ("province", _l("province")), ("city", _l("city")), ("county", _l("county")),
-        ("township", _l("township")), ("village", _l("village"))])
+        ("township", _l("township")), ("village", _l("village"))]))
     parent_id = SelectField(_l("Part of"), coerce=str)
     submit = SubmitField(_l("Add region"))
 
@@ -24,9 +24,9 @@ class UserForm(FlaskForm):
     username = StringField(_l("Username"))
     display_name = StringField(_l("Name shown"))
     password = PasswordField(_l("Password"))
-    role = SelectField(_l("Role"), choices=[
+    role = SelectField(_l("Role"), choices=select_choices([
         ("staff", _l("Village staff")), ("volunteer", _l("Supermarket volunteer")),
-        ("cadre", _l("Cadre")), ("donor", _l("Donor")), ("admin", _l("Administrator"))])
+        ("cadre", _l("Cadre")), ("donor", _l("Donor")), ("admin", _l("Administrator"))]))
     region_id = SelectField(_l("Region (staff, cadre)"), coerce=str)
     supermarket_ids = MultiCheckboxField(_l("Supermarkets (volunteer)"), coerce=str)
     donor_id = SelectField(_l("Donor (donor account)"), coerce=str)

@@ -7,10 +7,12 @@ from app.admin import bp
 from app.admin.forms import RegionForm, SupermarketForm, ToggleForm, UserForm
 from app.extensions import db
 from app.forms import apply_errors
+from app.households.forms import select_choices
 from app.models import Donor, Region, Supermarket, User
 from app.services import accounts, regions
 from app.services.errors import ValidationError
 from app.services.regions import level_label
+from app.services.validate import as_id
 
 
 @bp.before_request
@@ -26,11 +28,11 @@ def _region_choices(blank):
     for r in rows:
         depth = r.path.count("/") - 2
         choices.append((str(r.id), "　" * depth + f"{r.name}（{level_label(r.level)}）"))
-    return rows, choices
+    return rows, select_choices(choices)
 
 
 def _int_or_none(value):
-    return int(value) if value and str(value).isdigit() else None
+    return as_id(value)
 
 
 @bp.route("/regions", methods=["GET", "POST"], endpoint="regions")
@@ -76,10 +78,10 @@ def supermarkets():
 def users():
     form = UserForm()
     __, form.region_id.choices = _region_choices(_("— choose —"))
-    form.supermarket_ids.choices = [
-        (str(s.id), s.name) for s in db.session.scalars(select(Supermarket).order_by(Supermarket.id))]
-    form.donor_id.choices = [("", _("— choose —"))] + [
-        (str(d.id), d.name) for d in db.session.scalars(select(Donor).order_by(Donor.name))]
+    form.supermarket_ids.choices = select_choices(
+        (str(s.id), s.name) for s in db.session.scalars(select(Supermarket).order_by(Supermarket.id)))
+    form.donor_id.choices = select_choices([("", _("— choose —"))] + [
+        (str(d.id), d.name) for d in db.session.scalars(select(Donor).order_by(Donor.name))])
     if form.validate_on_submit():
         try:
             user = accounts.create_user(current_user, {

@@ -17,9 +17,11 @@ class BadCredentials(DomainError):
 
 def login_username() -> str:
     """The username a login attempt names, for per-username throttling."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        name = data.get("username") if isinstance(data, dict) else None
+    if request.blueprint == "api":
+        try:  # the same parse as the view, whatever the Content-Type says
+            name = json_body().get("username")
+        except DomainError:  # the view answers it
+            name = None
     else:
         name = request.form.get("username")
     return "user:" + (name if isinstance(name, str) else "")[:64]

@@ -5,6 +5,19 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import Optional
 
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms before 3.3 takes (value, label) tuples
+    SelectChoice = None
+
+
+def select_choices(pairs) -> list:
+    """(value, label) pairs as WTForms wants them: SelectChoice from 3.3 on,
+    where tuples are deprecated (and go in 3.4)."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value=value, label=label) for value, label in pairs]
+
 
 class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
@@ -19,25 +32,29 @@ class HouseholdForm(FlaskForm):
     phone = StringField(_l("Mobile phone"))
     address = StringField(_l("Address"))
     tags = MultiCheckboxField(_l("Tags"))
-    status = SelectField(_l("Status"), choices=[("active", _l("Active")), ("exited", _l("Exited"))])
+    status = SelectField(_l("Status"), choices=select_choices([("active", _l("Active")), ("exited", _l("Exited"))]))
     submit = SubmitField(_l("Save"))
 
     def __init__(self, villages, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.village_id.choices = [(v.id, v.name) for v in villages]
-        self.tags.choices = [(t, t) for t in current_app.config["HOUSEHOLD_TAGS"]]
+        self.village_id.choices = select_choices((v.id, v.name) for v in villages)
+        self.tags.choices = select_choices((t, t) for t in current_app.config["HOUSEHOLD_TAGS"])
 
     def data_for_service(self) -> dict:
         raw = self.members.raw_data[0] if self.members.raw_data else None
-        return {
-            "village_id": self.village_id.data,
+        data = {
             "head_name": self.head_name.data,
             "members": raw if raw not in (None, "") else None,
             "phone": self.phone.data,
             "address": self.address.data,
             "tags": self.tags.data or [],
-            "status": self.status.data,
         }
+        # The add page drops status and the edit page village_id (del form.x leaves None).
+        if self.village_id is not None:
+            data["village_id"] = self.village_id.data
+        if self.status is not None:
+            data["status"] = self.status.data
+        return data
 
 
 class ImportForm(FlaskForm):

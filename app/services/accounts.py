@@ -49,7 +49,9 @@ def authenticate(username, password) -> User | None:
     global _DUMMY_HASH
     if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
         return None
-    user = db.session.scalars(select(User).where(User.username == username)).first()
+    # No username holds a NUL, and PostgreSQL refuses one in a query.
+    user = None if "\x00" in username else db.session.scalars(
+        select(User).where(User.username == username)).first()
     if user is None:
         _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
         check_password_hash(_DUMMY_HASH, password)
