@@ -47,10 +47,12 @@ def configure_database(app: Flask) -> None:
     if not uri:
         uri = "sqlite:///" + os.path.join(app.instance_path, "aixin.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_url(uri)
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # A logged database error must not carry the statement's values (names, phones).
+    options.setdefault("hide_parameters", True)
     if uri.startswith("sqlite"):
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def configure_secret_key(app: Flask) -> None:
