@@ -1,0 +1,143 @@
+"""Demo points history: months of seasonal awards written in bulk, so
+`flask demo --households 20000` stays fast. Some households are busy, some
+occasional, some never earn anything (the ones a cadre should visit); the
+last days' awards are still on public notice and one of them is disputed."""
+import random
+from calendar import monthrange
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import bindparam, select, update
+
+from app.extensions import db
+from app.models import AuditRecord, Household, LedgerEntry, User, utcnow
+from app.services.points import local_today, local_zone, notice_end
+from app.services.rules import list_rules, load_default_rules
+
+# Month -> weight per category: farm work in spring and autumn, family before
+# the Spring Festival, clean-ups before it and in early summer.
+SEASON = {
+    "勤劳致富": {3: 2.0, 4: 2.0, 5: 1.5, 9: 1.8, 10: 2.0, 1: 0.4, 2: 0.4, 12: 0.6},
+    "环境卫生": {1: 1.6, 2: 1.2, 5: 1.3, 6: 1.5, 12: 1.4},
+    "孝老爱亲": {1: 2.0, 2: 1.8, 9: 1.4},
+    "公益参与": {3: 1.3, 7: 1.4, 8: 1.4, 11: 1.2},
+}
+PROFILES = ((0.15, 0.0), (0.60, 0.7), (0.25, 2.2))  # share of households, awards a month
+CHUNK = 10_000
+
+
+def _months(today: date, count: int) -> list[tuple[int, int]]:
+    year, month = today.year, today.month
+    out = []
+    for _ in range(count):
+        out.append((year, month))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
+
+
+def build_points_demo(*, months: int, rng: random.Random) -> int:
+    """The default rule catalogue, then the history, awarded by the demo's staff login."""
+    load_default_rules()
+    ids = dict(db.session.execute(select(User.username, User.id)
+                                  .where(User.username.in_(("staff", "cadre")))).all())
+    if months <= 0 or "staff" not in ids:
+        return 0
+    return add_points_history(months=months, rng=rng, staff_id=ids["staff"], cadre_id=ids["cadre"])
+
+
+def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_id: int) -> int:
+    """Write `months` months of entries for the demo's households; returns how many."""
+    now = utcnow()
+    today = local_today(now)
+    zone = local_zone()
+    rules = [r for r in list_rules() if r.active]
+    awards = [r for r in rules if r.points > 0]
+    deductions = [r for r in rules if r.points < 0]
+    households = db.session.execute(select(Household.id, Household.status)).all()
+    rates = {}
+    for hid, status in households:
+        roll, acc = rng.random(), 0.0
+        for share, rate in PROFILES:
+            acc += share
+            if roll <= acc:
+                break
+        rates[hid] = (rate, status)
+
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    stamp = _stamp_sqlite if sqlite else (lambda v: v)
+    day_text = date.isoformat if sqlite else (lambda v: v)
+    award_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in awards]
+    deduction_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in deductions]
+    rows, balances, ends_on = [], defaultdict(int), {}
+    for year, month in _months(today, months):
+        last_day = monthrange(year, month)[1] if (year, month) != (today.year, today.month) else today.day
+        weights = [SEASON.get(r.category, {}).get(month, 1.0) for r in awards]
+        for hid, (rate, status) in rates.items():
+            if rate == 0 or (status == "exited" and rng.random() < 0.7):
+                continue
+            used = defaultdict(int)
+            n = sum(1 for _ in range(6) if rng.random() < rate / 6)
+            picks = rng.choices(award_rules, weights=weights, k=n)
+            if rng.random() < 0.03:
+                picks.append(rng.choice(deduction_rules))
+            for rule_id, code, pts, cap in picks:
+                if cap is not None and used[code] >= cap:
+                    continue
+                used[code] += 1
+                occurred = date(year, month, rng.randint(1, last_day))
+                made_day = min(occurred + timedelta(days=rng.choice((0, 0, 1, 2))), today)
+                created = datetime.combine(made_day, time(rng.randint(8, 18), rng.randint(0, 59)),
+                                           tzinfo=zone)
+                created = min(created, now)
+                if made_day not in ends_on:
+                    ends = notice_end(created)
+                    ends_on[made_day] = (ends, stamp(ends))
+                ends, ends_text = ends_on[made_day]
+                posted = ends <= now
+                if posted:
+                    balances[hid] += pts
+                rows.append((
+                    hid, "award" if pts > 0 else "deduction", pts, "posted" if posted else "pending",
+                    rule_id, code, day_text(occurred), stamp(created), staff_id,
+                    ends_text, ends_text, ends_text if posted else None, False,
+                ))
+    _bulk_insert(rows)
+    table = Household.__table__
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("hid")).values(balance=bindparam("bal")),
+        [{"hid": hid, "bal": bal} for hid, bal in balances.items()])
+    _one_dispute(now, cadre_id)
+    db.session.add(AuditRecord(user_id=None, action="demo.points_history", object_type="system",
+                               details={"entries": len(rows), "months": months}))
+    return len(rows)
+
+
+COLUMNS = ("household_id", "kind", "points", "status", "rule_id", "rule_code", "occurred_on",
+           "created_at", "created_by_id", "notice_ends_at", "due_at", "posted_at", "needs_approval")
+
+
+def _stamp_sqlite(value: datetime) -> str:
+    """A datetime as the UTCDateTime column stores it on SQLite: naive UTC text."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _bulk_insert(rows: list[tuple]) -> None:
+    """Insert through the driver: SQLAlchemy's per-value type processing would
+    take most of the demo's time, so values arrive already in stored form."""
+    conn = db.session.connection()
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (f"INSERT INTO ledger_entries ({', '.join(COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+    for start in range(0, len(rows), CHUNK):
+        conn.exec_driver_sql(sql, rows[start:start + CHUNK])
+
+
+def _one_dispute(now: datetime, user_id: int) -> None:
+    """A villager has objected to one award still on notice."""
+    entry_id = db.session.scalar(
+        select(LedgerEntry.id).where(LedgerEntry.status == "pending", LedgerEntry.kind == "award")
+        .order_by(LedgerEntry.id.desc()).limit(1))
+    if entry_id is not None:
+        db.session.execute(update(LedgerEntry).where(LedgerEntry.id == entry_id).values(
+            status="disputed", due_at=None, objection_reason="邻居反映当天未参加义务劳动",
+            objection_by_id=user_id, objection_at=now))
