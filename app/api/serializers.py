@@ -22,14 +22,23 @@ def user(u: User) -> dict:
     return body
 
 
-def household(h: Household) -> dict:
+def household(h: Household, pending: int | None = None) -> dict:
+    """A household; `pending` may be given when already known (see households())."""
     return {
         "id": h.id, "code": h.code, "village_id": h.village_id, "village": h.village.name,
         "head_name": h.head_name, "members": h.members, "phone": h.phone,
         "address": h.address, "tags": list(h.tags or []), "status": h.status,
-        "balance": h.balance, "pending": pending_points(h),
+        "balance": h.balance, "pending": pending_points(h) if pending is None else pending,
         "created_at": h.created_at.isoformat(),
     }
+
+
+def households(items: list[Household]) -> list[dict]:
+    """A page of households with their pending points summed in one query."""
+    from app.services.points import pending_by_household
+
+    pending = pending_by_household(h.id for h in items)
+    return [household(h, pending.get(h.id, 0)) for h in items]
 
 
 def rule(r) -> dict:
