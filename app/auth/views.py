@@ -1,5 +1,3 @@
-from urllib.parse import urlparse
-
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -9,6 +7,7 @@ from app.auth import bp
 from app.auth.forms import LoginForm, PasswordForm
 from app.extensions import db, limiter, login_manager
 from app.forms import apply_errors
+from app.main.views import safe_target
 from app.models import User
 from app.services import accounts
 from app.services.errors import ValidationError
@@ -30,10 +29,7 @@ def login():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
             login_user(user)
-            target = request.args.get("next")
-            if not target or urlparse(target).netloc or not target.startswith("/"):
-                target = url_for("main.index")
-            return redirect(target)
+            return redirect(safe_target(request.args.get("next")))
         g.login_failed = True
         flash(_("Wrong username or password."), "error")
     return render_template("auth/login.html", form=form)

@@ -21,12 +21,24 @@ def healthz():
     return {"status": "ok"}
 
 
+def safe_target(target: str | None) -> str:
+    """A path on this site to send the browser on to, else the home page. Browsers
+    read a backslash as a slash, so "/\\evil.example" would leave the site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("main.index")
+    return target
+
+
+def _same_site_path(url: str | None) -> str | None:
+    parsed = urlparse(url or "")
+    if parsed.netloc != request.host:
+        return None
+    return parsed.path + ("?" + parsed.query if parsed.query else "")
+
+
 @bp.get("/lang/<code>")
 def set_language(code: str):
-    target = request.args.get("next") or request.referrer or url_for("main.index")
-    if urlparse(target).netloc not in ("", request.host):
-        target = url_for("main.index")
-    response = redirect(target)
+    response = redirect(safe_target(request.args.get("next") or _same_site_path(request.referrer)))
     if code in current_app.config["LANGUAGES"]:
         response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax",
                             secure=bool(current_app.config["HTTPS"]))
