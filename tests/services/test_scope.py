@@ -373,3 +373,30 @@ def test_head_name_stored_as_given(world):
     db.session.commit()
     db.session.refresh(hh)
     assert hh.head_name == name and hh.members == 30 and hh.tags == ["低保"]
+
+
+def test_account_acts_are_audited_and_admin_only(world):
+    """Issuing and revoking a token, changing a password and disabling an account each leave an audit
+    record naming the user; only an admin may disable an account, and never its own."""
+    staff, admin = world.users["staff"], world.users["admin"]
+    _, token = accounts.issue_token(staff)
+    accounts.revoke_token(staff, token)
+    accounts.change_password(staff, {"current_password": PASSWORD, "new_password": "another good one"})
+    accounts.set_user_active(admin, world.users["donor"].id, False)
+    db.session.commit()
+    got = [(r.action, r.user_id) for r in audits_for("token.issue")[-1:] + audits_for("token.revoke")
+           + audits_for("user.password") + audits_for("user.deactivate")]
+    assert got == [("token.issue", staff.id), ("token.revoke", staff.id), ("user.password", staff.id),
+                   ("user.deactivate", admin.id)]
+    before = snapshot()
+    for actor in ("cadre", "staff", "volunteer", "donor"):
+        with pytest.raises(Forbidden):
+            accounts.set_user_active(world.users[actor], world.users["volunteer"].id, False)
+    with pytest.raises(ValidationError):
+        accounts.set_user_active(admin, admin.id, False)
+    with pytest.raises(NotFound):
+        accounts.set_user_active(admin, 10**30, False)
+    with pytest.raises(ValidationError):
+        accounts.change_password(staff, {"current_password": "wrong", "new_password": "another good one"})
+    db.session.rollback()
+    assert snapshot() == before and db.session.get(User, world.users["volunteer"].id).active

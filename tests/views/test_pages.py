@@ -361,3 +361,46 @@ def test_edit_household_bad_input_shows_errors(en_client, world):
     db.session.expire_all()
     got = db.session.get(Household, hh.id)
     assert (got.head_name, got.members, got.status) == ("杜玉梅", 4, "active")
+
+
+def test_change_password_page(en_client, world):
+    """A wrong current password or a short new one is shown back and changes nothing; a good change works and is audited."""
+    login(en_client, "staff")
+    new = "a brand new passphrase"
+    r = en_client.post("/password", data={"current_password": "wrong password!", "new_password": new})
+    assert r.status_code == 200 and "The current password is wrong." in page(r)
+    r = en_client.post("/password", data={"current_password": PASSWORD, "new_password": "x" * 9})
+    assert r.status_code == 200 and "at least 10 characters" in page(r)
+    r = en_client.post("/password", data={"current_password": PASSWORD, "new_password": ""})
+    assert r.status_code == 200
+    db.session.rollback()
+    assert not db.session.scalars(select(AuditRecord).where(AuditRecord.action == "user.password")).all()
+    r = en_client.post("/password", data={"current_password": PASSWORD, "new_password": new})
+    assert r.status_code == 302
+    rec = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "user.password")).one()
+    assert rec.user_id == world.users["staff"].id
+    en_client.post("/logout")
+    assert login(en_client, "staff").status_code == 200
+    assert login(en_client, "staff", new).status_code == 302
+
+
+def test_admin_disables_and_enables_an_account(client, world):
+    """The admin disables an account (it can no longer log in) and enables it again, but cannot disable itself."""
+    login(client, "admin")
+    staff_id, admin_id = world.users["staff"].id, world.users["admin"].id
+    assert client.post(f"/admin/users/{staff_id}/active/0").status_code == 302
+    assert client.post(f"/admin/users/{admin_id}/active/0").status_code == 302
+    assert client.post("/admin/users/987654/active/0").status_code == 404
+    db.session.expire_all()
+    assert not db.session.get(User, staff_id).active and db.session.get(User, admin_id).active
+    client.post(f"/admin/users/{staff_id}/active/1")
+    client.post(f"/admin/users/{staff_id}/active/0")
+    client.post("/logout")
+    assert login(client, "staff").status_code == 200
+    login(client, "admin")
+    client.post(f"/admin/users/{staff_id}/active/1")
+    client.post("/logout")
+    assert login(client, "staff").status_code == 302
+    actions = db.session.scalars(select(AuditRecord.action).where(AuditRecord.object_id == staff_id,
+                                                                  AuditRecord.object_type == "users")).all()
+    assert {"user.deactivate", "user.activate"} <= set(actions)
