@@ -125,6 +125,11 @@ def check_idempotency(now: datetime) -> list[Violation]:
 
 CHECKS = [check_balances, check_reversals, check_due, check_entries, check_idempotency]
 
+# Invariant 3 (issue 4): lots, their movements and their origins.
+from app.services.stock_check import LOT_CHECKS  # noqa: E402
+
+CHECKS[1:1] = LOT_CHECKS
+
 
 def check_ledger(now: datetime | None = None) -> list[Violation]:
     """Every violation of the checked invariants, in invariant order."""

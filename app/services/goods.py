@@ -1,0 +1,506 @@
+"""The product list: add, edit, retire, look up by barcode, the shipped
+default list and spreadsheet import/export for the admin page."""
+import csv
+import io
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Product, User, utcnow
+from app.services import audit
+from app.services.errors import Errors, NotFound, ValidationError
+from app.services.scope import require_role
+from app.services.validate import as_id, integer, text
+
+DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "data" / "products-zh.csv"
+COLUMNS = ("name", "unit", "points_price", "category", "barcode", "low_stock_threshold")
+EXPORT_COLUMNS = COLUMNS + ("active",)
+EDITABLE = COLUMNS
+HEADER_ALIASES = {
+    "名称": "name", "商品": "name", "商品名称": "name", "品名": "name",
+    "单位": "unit", "计量单位": "unit",
+    "积分": "points_price", "积分价": "points_price", "兑换积分": "points_price", "所需积分": "points_price",
+    "类别": "category", "分类": "category",
+    "条码": "barcode", "条形码": "barcode", "商品条码": "barcode",
+    "库存预警": "low_stock_threshold", "预警数量": "low_stock_threshold", "低库存": "low_stock_threshold",
+    "在用": "active", "状态": "active",
+}
+MAX_PRICE = 100_000
+MAX_QUANTITY = 1_000_000
+DEFAULT_THRESHOLD = 5
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EAN13_RE = re.compile(r"[0-9]{13}")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+
+
+# -- barcodes ------------------------------------------------------------------
+
+def ean13_check_digit(first12: str) -> int:
+    """The 13th digit of an EAN-13 whose first twelve digits are given."""
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return (10 - total % 10) % 10
+
+
+def is_ean13(code) -> bool:
+    return (isinstance(code, str) and EAN13_RE.fullmatch(code) is not None
+            and ean13_check_digit(code[:12]) == int(code[12]))
+
+
+def clean_barcode(value) -> str | None:
+    """A barcode as text without spaces; spreadsheets hand it over as a number."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = re.sub(r"[\s-]", "", value)
+    return value or None
+
+
+def barcode(errors: Errors, data: dict, field: str = "barcode") -> str | None:
+    raw = data.get(field)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    code = clean_barcode(raw)
+    if code is None or not EAN13_RE.fullmatch(code):
+        errors.add(field, _l("A barcode is 13 digits (EAN-13)."))
+        return None
+    if not is_ean13(code):
+        errors.add(field, _l("The barcode's check digit is wrong: scan or type it again."))
+        return None
+    return code
+
+
+# -- money and quantities (shared with donations and stock) ---------------------
+
+def quantity(errors: Errors, value, field: str) -> int | None:
+    """A positive whole number of units; zero, negatives and fractions are refused."""
+    probe = Errors()
+    number = integer(probe, {"q": value}, "q", required=True, minimum=1, maximum=MAX_QUANTITY)
+    for message in probe.errors.get("q", []):
+        errors.add(field, message)
+    return number
+
+
+def money_fen(errors: Errors, value, field: str, *, required: bool,
+              allow_zero: bool = True) -> int | None:
+    """An amount in yuan (a number or text, at most two decimals) as whole fen."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.add(field, _l("This field is required."))
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        errors.add(field, _l("Must be an amount in yuan, like 12.50."))
+        return None
+    try:
+        amount = Decimal(str(value).strip().replace(",", "").replace("¥", "").replace("￥", ""))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        errors.add(field, _l("Must be an amount in yuan, like 12.50."))
+        return None
+    fen = amount * 100
+    if fen != fen.to_integral_value():
+        errors.add(field, _l("At most two decimals."))
+        return None
+    fen = int(fen)
+    if fen < 0:
+        errors.add(field, _l("Must not be negative."))
+        return None
+    if fen == 0 and not allow_zero:
+        errors.add(field, _l("Must be more than zero."))
+        return None
+    if fen > 10**12:
+        errors.add(field, _l("This amount is too large."))
+        return None
+    return fen
+
+
+def yuan(fen: int | None):
+    """Fen as a JSON number of yuan (12.5), or None."""
+    if fen is None:
+        return None
+    return fen // 100 if fen % 100 == 0 else fen / 100
+
+
+# -- products ------------------------------------------------------------------
+
+def validate_product(data: dict, *, partial: bool = False) -> tuple[dict, Errors]:
+    """Check product fields; with partial, only those present."""
+    errors = Errors()
+    out = {}
+
+    def wanted(field):
+        return not partial or field in data
+
+    if wanted("name"):
+        name = text(errors, data, "name", required=True, max_len=100)
+        out["name"] = name.strip() if name else name
+    if wanted("unit"):
+        unit = text(errors, data, "unit", required=True, max_len=20)
+        out["unit"] = unit.strip() if unit else unit
+    if wanted("points_price"):
+        out["points_price"] = integer(errors, data, "points_price", required=True, minimum=1,
+                                      maximum=MAX_PRICE)
+    if wanted("category"):
+        category = text(errors, data, "category", required=False, max_len=50)
+        out["category"] = category.strip() if category else None
+    if wanted("barcode"):
+        out["barcode"] = barcode(errors, data)
+    if wanted("low_stock_threshold"):
+        threshold = integer(errors, data, "low_stock_threshold", required=False, minimum=0,
+                            maximum=MAX_QUANTITY)
+        if threshold is None and "low_stock_threshold" not in errors.errors:
+            threshold = DEFAULT_THRESHOLD
+        out["low_stock_threshold"] = threshold
+    return out, errors
+
+
+def _check_unique(errors: Errors, fields: dict, exclude_id: int | None = None,
+                  prefix: str = "") -> None:
+    for field in ("name", "barcode"):
+        value = fields.get(field)
+        if value is None:
+            continue
+        query = select(Product.id).where(getattr(Product, field) == value)
+        if exclude_id is not None:
+            query = query.where(Product.id != exclude_id)
+        if db.session.scalar(query.limit(1)) is not None:
+            errors.add(prefix + field, _l("Another product already has this %(what)s.",
+                                          what=_l("name") if field == "name" else _l("barcode")))
+
+
+def _flush_unique(fields: dict) -> None:
+    """Flush; a name or barcode taken at the same moment by someone else is a 422."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        errors = Errors()
+        _check_unique(errors, fields)
+        if not errors:
+            errors.add("name", _l("Another product already has this %(what)s.", what=_l("name")))
+        errors.raise_if_any()
+
+
+def create_product(actor: User | None, data: dict) -> Product:
+    if actor is not None:
+        require_role(actor, "admin")
+    fields, errors = validate_product(data)
+    if not errors:
+        _check_unique(errors, fields)
+    errors.raise_if_any()
+    product = Product(**fields, active=True, created_at=utcnow())
+    db.session.add(product)
+    _flush_unique(fields)
+    audit.record(actor, "product.create", product, name=product.name, barcode=product.barcode,
+                 points_price=product.points_price)
+    return product
+
+
+def get_product(product_id) -> Product:
+    product_id = as_id(product_id)
+    product = db.session.get(Product, product_id) if product_id is not None else None
+    if product is None:
+        raise NotFound()
+    return product
+
+
+def update_product(actor: User | None, product_id, data: dict) -> Product:
+    if actor is not None:
+        require_role(actor, "admin")
+    product = get_product(product_id)
+    fields, errors = validate_product({k: v for k, v in data.items() if k in EDITABLE}, partial=True)
+    if not errors:
+        _check_unique(errors, fields, exclude_id=product.id)
+    errors.raise_if_any()
+    changed = [k for k, v in fields.items() if getattr(product, k) != v]
+    for key in changed:
+        setattr(product, key, fields[key])
+    if changed:
+        product.updated_at = utcnow()
+        _flush_unique(fields)
+        audit.record(actor, "product.update", product, fields=changed)
+    return product
+
+
+def set_product_active(actor: User | None, product_id, active: bool) -> Product:
+    """Retire a product (no new donations of it) or bring it back; stock stays as it is."""
+    if actor is not None:
+        require_role(actor, "admin")
+    product = get_product(product_id)
+    if product.active != active:
+        product.active = active
+        product.retired_at = None if active else utcnow()
+        audit.record(actor, "product.reactivate" if active else "product.retire", product)
+    return product
+
+
+def products_query(*, barcode_value: str | None = None, q: str | None = None,
+                   active: bool | None = None, category: str | None = None):
+    query = select(Product)
+    if barcode_value is not None:
+        query = query.where(Product.barcode == barcode_value)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Product.name.like(like, escape="\\"),
+                                Product.barcode.like(like, escape="\\"),
+                                Product.category.like(like, escape="\\")))
+    if active is not None:
+        query = query.where(Product.active.is_(active))
+    if category:
+        query = query.where(Product.category == category)
+    return query
+
+
+def search_products(*, barcode_value=None, q=None, active=None, category=None,
+                    page: int = 1, per_page: int = 50) -> tuple[list[Product], int]:
+    """A page of products with the total. A barcode is checked first: a
+    misread scan (bad check digit) is a 422, not an empty answer."""
+    if barcode_value is not None:
+        errors = Errors()
+        barcode_value = barcode(errors, {"barcode": barcode_value})
+        errors.raise_if_any()
+        if barcode_value is None:
+            raise ValidationError({"barcode": [_l("A barcode is 13 digits (EAN-13).")]})
+    q = (q or "").replace("\x00", "").strip()[:100]
+    query = products_query(barcode_value=barcode_value, q=q, active=active, category=category)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    offset = (page - 1) * per_page
+    if offset >= total:
+        return [], total
+    items = db.session.scalars(
+        query.order_by(Product.category, Product.name, Product.id).limit(per_page).offset(offset)
+    ).all()
+    return list(items), total
+
+
+def active_products() -> list[Product]:
+    return list(db.session.scalars(
+        select(Product).where(Product.active.is_(True)).order_by(Product.category, Product.name)))
+
+
+def categories() -> list[str]:
+    return [c for c in db.session.scalars(
+        select(Product.category).where(Product.category.is_not(None)).distinct()
+        .order_by(Product.category)) if c]
+
+
+# -- the default list, import and export ----------------------------------------
+
+def load_default_products(actor: User | None = None) -> int:
+    """Add the shipped products whose name and barcode are not in the list yet; returns how many."""
+    with open(DEFAULT_PRODUCTS, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    added = 0
+    for row in rows:
+        fields, errors = validate_product(row)
+        errors.raise_if_any()
+        taken = Errors()
+        _check_unique(taken, fields)
+        if taken:
+            continue
+        create_product(actor, row)
+        added += 1
+    return added
+
+
+def _decode(raw: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ValidationError({"file": [_l("The file is not UTF-8 or GBK text.")]})
+
+
+def _table_from_xlsx(raw: bytes) -> list[list]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds of errors on a damaged file
+        raise ValidationError({"file": [_l("The file is not a readable .xlsx workbook.")]})
+    try:
+        table = []
+        for row in wb.worksheets[0].iter_rows(values_only=True):
+            table.append(list(row))
+            if len(table) > MAX_IMPORT_ROWS + 1:
+                break
+        return table
+    finally:
+        wb.close()
+
+
+def _rows(table: list[list]) -> list[tuple[int, dict]]:
+    if not table:
+        raise ValidationError({"file": [_l("The file is empty.")]})
+    header = []
+    for cell in table[0]:
+        name = str(cell).strip() if cell is not None else ""
+        header.append(HEADER_ALIASES.get(name, name.lower()))
+    missing = [c for c in ("name", "unit", "points_price") if c not in header]
+    if missing:
+        raise ValidationError({"file": [_l("Missing columns: %(columns)s", columns=", ".join(missing))]})
+    if len(table) > MAX_IMPORT_ROWS + 1:
+        raise ValidationError({"file": [_l("At most %(n)d rows at once.", n=MAX_IMPORT_ROWS)]})
+    rows = []
+    for number, values in enumerate(table[1:], start=2):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+            continue
+        row = {}
+        for name, value in zip(header, values):
+            if name not in EXPORT_COLUMNS:
+                continue
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if name in ("name", "unit", "category") and isinstance(value, int):
+                value = str(value)
+            row[name] = value.strip() if isinstance(value, str) else value
+        rows.append((number, row))
+    return rows
+
+
+YES = {"yes", "y", "true", "1", "是", "在用", "启用"}
+NO = {"no", "n", "false", "0", "否", "停用", "已停用"}
+
+
+def import_products(actor: User | None, filename: str, raw: bytes) -> dict:
+    """Import a product list from .csv or .xlsx, all rows or none. A row
+    matches an existing product by barcode, else by name: matched products are
+    updated, others added. An `active` column may retire or restore products."""
+    if actor is not None:
+        require_role(actor, "admin")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise ValidationError({"file": [_l("The file is too large.")]})
+    lower = (filename or "").lower()
+    if lower.endswith(".xlsx"):
+        table = _table_from_xlsx(raw)
+    elif lower.endswith(".csv") or lower.endswith(".txt"):
+        table = list(csv.reader(io.StringIO(_decode(raw), newline="")))
+    else:
+        raise ValidationError({"file": [_l("Upload a .csv or .xlsx file.")]})
+    errors = Errors()
+    plan = []
+    seen = {"name": {}, "barcode": {}}
+    for number, row in _rows(table):
+        fields, row_errors = validate_product(row)
+        for field, messages in row_errors.errors.items():
+            for message in messages:
+                errors.add(f"rows.{number}.{field}", message)
+        active = row.get("active")
+        if isinstance(active, bool):
+            pass
+        elif active is None or (isinstance(active, str) and not active.strip()):
+            active = None
+        elif str(active).strip().lower() in YES:
+            active = True
+        elif str(active).strip().lower() in NO:
+            active = False
+        else:
+            errors.add(f"rows.{number}.active", _l("Must be yes or no."))
+        for field in ("name", "barcode"):
+            value = fields.get(field)
+            if value is None:
+                continue
+            if value in seen[field]:
+                errors.add(f"rows.{number}.{field}", _l(
+                    "Also on row %(row)d.", row=seen[field][value]))
+            else:
+                seen[field][value] = number
+        if row_errors:
+            continue
+        existing = None
+        if fields.get("barcode"):
+            existing = db.session.scalar(select(Product).where(Product.barcode == fields["barcode"]))
+        if existing is None:
+            existing = db.session.scalar(select(Product).where(Product.name == fields["name"]))
+        taken = Errors()
+        _check_unique(taken, fields, exclude_id=existing.id if existing else None,
+                      prefix=f"rows.{number}.")
+        for field, messages in taken.errors.items():
+            for message in messages:
+                errors.add(field, message)
+        if existing is not None:
+            # Only the columns the file has: a list without categories keeps ours.
+            # An empty barcode cell keeps the barcode too (clear it on the edit page).
+            fields = {k: v for k, v in fields.items()
+                      if k in row and not (k == "barcode" and v is None)}
+        plan.append((existing, fields, active))
+    if not plan and not errors:
+        errors.add("file", _l("The file has no products."))
+    errors.raise_if_any()
+    summary = {"added": 0, "updated": 0, "unchanged": 0}
+    for existing, fields, active in plan:
+        if existing is None:
+            continue
+        changed = [k for k, v in fields.items() if getattr(existing, k) != v]
+        if active is not None and existing.active != active:
+            changed.append("active")
+        if not changed:
+            summary["unchanged"] += 1
+            continue
+        for key in changed:
+            if key == "active":
+                existing.active = active
+                existing.retired_at = None if active else utcnow()
+            else:
+                setattr(existing, key, fields[key])
+        existing.updated_at = utcnow()
+        summary["updated"] += 1
+    db.session.flush()
+    for existing, fields, active in plan:
+        if existing is not None:
+            continue
+        db.session.add(Product(**fields, active=True if active is None else active,
+                               retired_at=None if active is not False else utcnow(),
+                               created_at=utcnow()))
+        summary["added"] += 1
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationError({"file": [_l(
+            "Two products would share a name or a barcode; check the file against the list.")]})
+    audit.record(actor, "product.import", None, **summary)
+    return summary
+
+
+def _export_row(p: Product) -> list:
+    return [p.name, p.unit, p.points_price, p.category or "", p.barcode or "",
+            p.low_stock_threshold, "yes" if p.active else "no"]
+
+
+def export_products(fmt: str = "csv") -> tuple[bytes, str, str]:
+    """The whole list as (content, mimetype, filename); CSV has a BOM for Excel."""
+    products = db.session.scalars(select(Product).order_by(Product.category, Product.name)).all()
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "products"
+        ws.append(list(EXPORT_COLUMNS))
+        for p in products:
+            row = _export_row(p)
+            ws.append(row)
+            # Keep barcodes as text: Excel would show 6.90123E+12.
+            ws.cell(row=ws.max_row, column=5).number_format = "@"
+        out = io.BytesIO()
+        wb.save(out)
+        return out.getvalue(), XLSX_MIME, "products.xlsx"
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for p in products:
+        writer.writerow(_export_row(p))
+    return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", "products.csv"
