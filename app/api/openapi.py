@@ -163,6 +163,181 @@ PATHS.update({
     },
 })
 
+
+# Goods, donations and stock (issue 4).
+_GOODS_DATE = {"type": "string", "format": "date"}
+_GOODS_IDEM = [{"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}]
+_QTY = {"type": "integer", "minimum": 1}
+_MONEY = {"type": ["number", "string"], "description": "yuan, at most two decimals"}
+_EAN13 = {"type": ["string", "null"], "pattern": "^[0-9]{13}$", "description": "EAN-13, check digit verified"}
+PRODUCT = _obj(["id", "name", "unit", "points_price", "barcode", "category", "active"],
+               id=I, name=S, unit=S, points_price=I, barcode=_EAN13,
+               category={"type": ["string", "null"]}, active={"type": "boolean"},
+               low_stock_threshold=I)
+PRODUCT_BODY = _obj(["name", "unit", "points_price"],
+                    name={"type": "string", "minLength": 1, "maxLength": 100},
+                    unit={"type": "string", "minLength": 1, "maxLength": 20},
+                    points_price={"type": "integer", "minimum": 1}, barcode=_EAN13,
+                    category={"type": ["string", "null"]},
+                    low_stock_threshold={"type": "integer", "minimum": 0})
+DONOR_BODY = _obj(["name", "kind"], name={"type": "string", "minLength": 1, "maxLength": 100},
+                  kind={"enum": ["company", "person", "organisation"]}, contact=S)
+_NEW_DONOR = {"description": "instead of donor_id: a new donor", **DONOR_BODY}
+_LINE = _obj(["product_id", "quantity"], product_id=I, quantity=_QTY, unit_value=_MONEY)
+DONATION_BODY = _obj(["donor_id", "supermarket_id", "lines"], donor_id=I, donor=_NEW_DONOR,
+                     supermarket_id=I, received_on=_GOODS_DATE, note=S,
+                     lines={"type": "array", "minItems": 1, "items": _LINE})
+DONATION = _obj(["id", "lines"], id=I, kind={"enum": ["goods", "cash"]}, receipt_no=S,
+                donor_id=I, supermarket_id=I, received_on=_GOODS_DATE,
+                lines={"type": "array", "items": _obj(["id", "product_id", "quantity"], id=I,
+                                                      product_id=I, quantity=I)})
+CASH_BODY = _obj(["donor_id", "supermarket_id", "amount"], donor_id=I, donor=_NEW_DONOR,
+                 supermarket_id=I, received_on=_GOODS_DATE, amount=_MONEY, note=S)
+PURCHASE_BODY = _obj(["lines"], supermarket_id=I, purchased_on=_GOODS_DATE, supplier=S, note=S,
+                     lines={"type": "array", "minItems": 1, "items": _obj(
+                         ["product_id", "quantity", "unit_value"], product_id=I, quantity=_QTY,
+                         unit_value=_MONEY)})
+_TRACE_LINE = _obj(["product_id", "quantity", "redeemed", "written_off", "remaining",
+                    "households", "villages"],
+                   product_id=I, quantity=I, redeemed=I, written_off=I, remaining=I,
+                   transferred=I, households=I,
+                   villages={"type": "array", "items": _obj(["id", "name", "quantity"],
+                                                            id=I, name=S, quantity=I)})
+TRACE = _obj(["id", "donor", "lines"], id=I, donor=_obj(["id", "name", "kind"], id=I, name=S, kind=S),
+             lines={"type": "array", "items": _TRACE_LINE})
+WRITEOFF_BODY = _obj(["product_id", "quantity", "reason"], product_id=I, quantity=_QTY,
+                     reason={"enum": ["damaged", "expired", "lost", "count"]}, note=S)
+TRANSFER_BODY = _obj(["from_supermarket_id", "to_supermarket_id", "product_id", "quantity"],
+                     from_supermarket_id=I, to_supermarket_id=I, product_id=I, quantity=_QTY,
+                     note=S)
+COUNTS_BODY = _obj(["counts"], counts={"type": "array", "minItems": 1, "items": _obj(
+    ["product_id", "counted"], product_id=I, counted={"type": "integer", "minimum": 0})})
+NOTE_BODY = _obj([], note=S)
+_SM = _p("supermarket_id")
+_ST = _p("stocktake_id")
+
+PATHS.update({
+    "/products": {
+        "get": _op("Products; ?barcode= finds one by its EAN-13 (a bad check digit is 422)",
+                   tag="goods", params=[_q("barcode"), _q("q"), _q("active", {"type": "boolean"}),
+                                        _q("category"), *PAGE],
+                   ok_schema=_obj(["items"], items={"type": "array", "items": PRODUCT})),
+        "post": _op("Add a product (admin)", tag="goods", ok=201, body=PRODUCT_BODY,
+                    params=_GOODS_IDEM, ok_schema=PRODUCT),
+    },
+    "/products/{product_id}": {
+        "get": _op("One product", tag="goods", params=[_p("product_id")], ok_schema=PRODUCT),
+        "patch": _op("Edit a product (admin)", tag="goods", params=[_p("product_id"), *_GOODS_IDEM],
+                     body=_obj([], **PRODUCT_BODY["properties"]), ok_schema=PRODUCT),
+    },
+    "/products/{product_id}/retire": {
+        "post": _op("Retire a product: no new donations of it (admin)", tag="goods",
+                    params=[_p("product_id"), *_GOODS_IDEM], ok_schema=PRODUCT),
+    },
+    "/products/{product_id}/reactivate": {
+        "post": _op("Bring a retired product back (admin)", tag="goods",
+                    params=[_p("product_id"), *_GOODS_IDEM], ok_schema=PRODUCT),
+    },
+    "/donors": {
+        "get": _op("Donors (a donor account sees itself)", tag="goods",
+                   params=[_q("q"), _q("kind"), *PAGE]),
+        "post": _op("Add a donor (volunteer, admin)", tag="goods", ok=201, body=DONOR_BODY,
+                    params=_GOODS_IDEM),
+    },
+    "/donors/{donor_id}": {
+        "get": _op("One donor", tag="goods", params=[_p("donor_id")]),
+    },
+    "/donors/{donor_id}/trace": {
+        "get": _op("Where all of a donor's goods went, per product; households only counted",
+                   tag="goods", params=[_p("donor_id")], ok_schema=TRACE),
+    },
+    "/donations": {
+        "get": _op("Donations the user may see (paginated)", tag="goods",
+                   params=[_q("supermarket_id", I), _q("donor_id", I), _q("kind"), *PAGE]),
+        "post": _op("Receive donated goods at a supermarket: each line becomes a lot "
+                    "(volunteer there, admin)", tag="goods", ok=201, body=DONATION_BODY,
+                    params=_GOODS_IDEM, ok_schema=DONATION),
+    },
+    "/cash-donations": {
+        "post": _op("Record a cash donation (volunteer there, admin)", tag="goods", ok=201,
+                    body=CASH_BODY, params=_GOODS_IDEM, ok_schema=DONATION),
+    },
+    "/donations/{donation_id}": {
+        "get": _op("One donation with its lines", tag="goods", params=[_p("donation_id")],
+                   ok_schema=DONATION),
+    },
+    "/donations/{donation_id}/purchases": {
+        "post": _op("Goods bought with a cash donation: lots of that donor; never more than "
+                    "the money left (volunteer, admin)", tag="goods", ok=201, body=PURCHASE_BODY,
+                    params=[_p("donation_id"), *_GOODS_IDEM]),
+    },
+    "/donations/{donation_id}/trace": {
+        "get": _op("Where a donation's goods went, line by line; households only counted",
+                   tag="goods", params=[_p("donation_id")], ok_schema=TRACE),
+    },
+    "/supermarkets/{supermarket_id}/stock": {
+        "get": _op("Stock per product: the sum of its lots (paginated; ?low=true for low stock)",
+                   tag="goods", params=[_SM, _q("low", {"type": "boolean"}), _q("q"), *PAGE],
+                   ok_schema=_obj(["items"], items={"type": "array", "items": _obj(
+                       ["product_id", "name", "quantity"], product_id=I, name=S, quantity=I,
+                       low={"type": "boolean"})})),
+    },
+    "/supermarkets/{supermarket_id}/lots": {
+        "get": _op("Lots at a supermarket, newest first (paginated)", tag="goods",
+                   params=[_SM, _q("product_id", I), _q("remaining", {"type": "boolean"}), *PAGE]),
+    },
+    "/supermarkets/{supermarket_id}/stock/writeoffs": {
+        "get": _op("Write-offs at a supermarket, newest first (paginated)", tag="goods",
+                   params=[_SM, *PAGE]),
+        "post": _op("Write off units from the oldest lots; more than the stock is "
+                    "409 insufficient-stock (volunteer there, admin)", tag="goods", ok=201,
+                    body=WRITEOFF_BODY, params=[_SM, *_GOODS_IDEM]),
+    },
+    "/supermarkets/{supermarket_id}/transfers": {
+        "get": _op("Transfers to or from a supermarket, newest first", tag="goods", params=[_SM]),
+    },
+    "/transfers": {
+        "post": _op("Move units to another supermarket; each new lot names its source lot "
+                    "and donor (volunteer of the sending one, admin)", tag="goods", ok=201,
+                    body=TRANSFER_BODY, params=_GOODS_IDEM),
+    },
+    "/transfers/{transfer_id}": {
+        "get": _op("One transfer and the lots it made", tag="goods", params=[_p("transfer_id")]),
+    },
+    "/supermarkets/{supermarket_id}/stocktakes": {
+        "get": _op("Stocktakes at a supermarket, newest first", tag="goods", params=[_SM]),
+        "post": _op("Start a stocktake (one open at a time; volunteer there, admin)", tag="goods",
+                    ok=201, body=_obj([], note=S, counts=COUNTS_BODY["properties"]["counts"]),
+                    params=[_SM, *_GOODS_IDEM]),
+    },
+    "/stocktakes/{stocktake_id}": {
+        "get": _op("A stocktake with its counts and differences", tag="goods", params=[_ST]),
+    },
+    "/stocktakes/{stocktake_id}/counts": {
+        "post": _op("Record counts; the expected stock is taken now (volunteer, admin)",
+                    tag="goods", body=COUNTS_BODY, params=[_ST, *_GOODS_IDEM]),
+    },
+    "/stocktakes/{stocktake_id}/submit": {
+        "post": _op("Counting done: the differences wait for review (volunteer, admin)",
+                    tag="goods", params=[_ST, *_GOODS_IDEM]),
+    },
+    "/stocktakes/{stocktake_id}/finalize": {
+        "post": _op("Accept the differences: a shortage is written off (reason count), a surplus "
+                    "becomes a lot from this stocktake (cadre, admin)", tag="goods",
+                    body=NOTE_BODY, params=[_ST, *_GOODS_IDEM]),
+    },
+    "/stocktakes/{stocktake_id}/reopen": {
+        "post": _op("Send a submitted stocktake back for a recount (cadre, admin)", tag="goods",
+                    body=NOTE_BODY, params=[_ST, *_GOODS_IDEM]),
+    },
+    "/stocktakes/{stocktake_id}/cancel": {
+        "post": _op("Drop a stocktake without changing stock", tag="goods", body=NOTE_BODY,
+                    params=[_ST, *_GOODS_IDEM]),
+    },
+})
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",

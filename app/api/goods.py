@@ -1,0 +1,359 @@
+"""Goods, donations and stock: products, donors, donations (goods and cash,
+and purchases with the money), stock levels and lots, write-offs, transfers,
+stocktakes and the donor's trace."""
+from flask import g, request
+from sqlalchemy import select
+
+from app.api import bp
+from app.api.common import authenticated, json_body, paginated, pagination
+from app.api.idempotency import idempotent
+from app.extensions import db
+from app.models import DonationLine, Lot, LotMovement
+from app.services import donations, goods, scope, stock
+from app.services.errors import ValidationError
+from app.services.goods import yuan
+
+ALL_ROLES = ("admin", "cadre", "staff", "volunteer", "donor")
+
+
+# -- shapes --------------------------------------------------------------------
+
+def product_body(p) -> dict:
+    return {"id": p.id, "name": p.name, "unit": p.unit, "points_price": p.points_price,
+            "barcode": p.barcode, "category": p.category, "active": p.active,
+            "low_stock_threshold": p.low_stock_threshold}
+
+
+def donor_body(d) -> dict:
+    return {"id": d.id, "name": d.name, "kind": d.kind, "contact": d.contact}
+
+
+def donation_body(d) -> dict:
+    body = {"id": d.id, "kind": d.kind, "receipt_no": d.receipt_no, "donor_id": d.donor_id,
+            "donor": d.donor.name, "supermarket_id": d.supermarket_id,
+            "received_on": d.received_on.isoformat(), "note": d.note,
+            "created_at": d.created_at.isoformat(),
+            "lines": [{"id": line.id, "product_id": line.product_id, "quantity": line.quantity,
+                       "unit_value": yuan(line.unit_value_fen), "purchase_id": line.purchase_id}
+                      for line in d.lines]}
+    if d.kind == "cash":
+        body["amount"] = yuan(d.amount_fen)
+        body["spent"] = yuan(donations.spent_fen(d.id))
+    return body
+
+
+def purchase_body(p) -> dict:
+    lines = db.session.scalars(select(DonationLine)
+                               .where(DonationLine.purchase_id == p.id)).all()
+    return {"id": p.id, "donation_id": p.donation_id, "supermarket_id": p.supermarket_id,
+            "purchased_on": p.purchased_on.isoformat(), "supplier": p.supplier, "note": p.note,
+            "lines": [{"id": line.id, "product_id": line.product_id, "quantity": line.quantity,
+                       "unit_value": yuan(line.unit_value_fen)} for line in lines]}
+
+
+def lot_body(lot) -> dict:
+    return {"id": lot.id, "supermarket_id": lot.supermarket_id, "product_id": lot.product_id,
+            "donor_id": lot.donor_id, "donation_line_id": lot.donation_line_id,
+            "source_lot_id": lot.source_lot_id, "transfer_id": lot.transfer_id,
+            "stocktake_id": lot.stocktake_id, "quantity": lot.quantity, "remaining": lot.remaining,
+            "redeemed": lot.redeemed, "written_off": lot.written_off,
+            "transferred_out": lot.transferred_out, "received_on": lot.received_on.isoformat()}
+
+
+def writeoff_body(w) -> dict:
+    taken = stock.movements_of(LotMovement.writeoff_id, w.id)
+    return {"id": w.id, "supermarket_id": w.supermarket_id, "product_id": w.product_id,
+            "quantity": w.quantity, "reason": w.reason, "note": w.note,
+            "stocktake_id": w.stocktake_id, "created_at": w.created_at.isoformat(),
+            "lots": [{"lot_id": m.lot_id, "quantity": m.quantity} for m in taken]}
+
+
+def transfer_body(t) -> dict:
+    made = db.session.scalars(select(Lot).where(Lot.transfer_id == t.id).order_by(Lot.id)).all()
+    return {"id": t.id, "from_supermarket_id": t.from_supermarket_id,
+            "to_supermarket_id": t.to_supermarket_id, "product_id": t.product_id,
+            "quantity": t.quantity, "note": t.note, "created_at": t.created_at.isoformat(),
+            "lots": [{"lot_id": lot.id, "source_lot_id": lot.source_lot_id,
+                      "donor_id": lot.donor_id, "quantity": lot.quantity} for lot in made]}
+
+
+def stocktake_body(st) -> dict:
+    def iso(v):
+        return v.isoformat() if v is not None else None
+
+    return {"id": st.id, "supermarket_id": st.supermarket_id, "status": st.status,
+            "note": st.note, "started_at": iso(st.started_at), "submitted_at": iso(st.submitted_at),
+            "decided_at": iso(st.decided_at), "decision_note": st.decision_note,
+            "lines": [{"product_id": line.product_id, "name": line.product.name,
+                       "expected": line.expected, "counted": line.counted,
+                       "difference": line.difference} for line in st.lines]}
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise ValidationError({name: ["true or false"]})
+
+
+# -- products ------------------------------------------------------------------
+
+@bp.post("/products")
+@authenticated
+@idempotent
+def create_product():
+    scope.require_role(g.user, "admin")
+    return product_body(goods.create_product(g.user, json_body())), 201
+
+
+@bp.get("/products")
+@authenticated
+def list_products():
+    scope.require_role(g.user, *ALL_ROLES)
+    page, per_page = pagination()
+    items, total = goods.search_products(
+        barcode_value=request.args.get("barcode"), q=request.args.get("q"),
+        active=_flag("active"), category=request.args.get("category") or None,
+        page=page, per_page=per_page)
+    return paginated([product_body(p) for p in items], page, per_page, total)
+
+
+@bp.get("/products/<int:product_id>")
+@authenticated
+def get_product(product_id: int):
+    scope.require_role(g.user, *ALL_ROLES)
+    return product_body(goods.get_product(product_id))
+
+
+@bp.patch("/products/<int:product_id>")
+@authenticated
+@idempotent
+def update_product(product_id: int):
+    scope.require_role(g.user, "admin")
+    return product_body(goods.update_product(g.user, product_id, json_body()))
+
+
+@bp.post("/products/<int:product_id>/retire")
+@authenticated
+@idempotent
+def retire_product(product_id: int):
+    scope.require_role(g.user, "admin")
+    return product_body(goods.set_product_active(g.user, product_id, False))
+
+
+@bp.post("/products/<int:product_id>/reactivate")
+@authenticated
+@idempotent
+def reactivate_product(product_id: int):
+    scope.require_role(g.user, "admin")
+    return product_body(goods.set_product_active(g.user, product_id, True))
+
+
+# -- donors --------------------------------------------------------------------
+
+@bp.post("/donors")
+@authenticated
+@idempotent
+def create_donor():
+    scope.require_role(g.user, *stock.KEEPERS)
+    return donor_body(donations.create_donor(g.user, json_body())), 201
+
+
+@bp.get("/donors")
+@authenticated
+def list_donors():
+    page, per_page = pagination()
+    items, total = donations.search_donors(g.user, q=request.args.get("q"),
+                                           kind=request.args.get("kind"), page=page,
+                                           per_page=per_page)
+    return paginated([donor_body(d) for d in items], page, per_page, total)
+
+
+@bp.get("/donors/<int:donor_id>")
+@authenticated
+def get_donor(donor_id: int):
+    return donor_body(donations.get_donor(g.user, donor_id))
+
+
+@bp.get("/donors/<int:donor_id>/trace")
+@authenticated
+def donor_trace(donor_id: int):
+    return donations.trace_donor(g.user, donor_id)
+
+
+# -- donations -----------------------------------------------------------------
+
+@bp.post("/donations")
+@authenticated
+@idempotent
+def create_donation():
+    scope.require_role(g.user, *stock.KEEPERS)
+    return donation_body(donations.receive_donation(g.user, json_body())), 201
+
+
+@bp.post("/cash-donations")
+@authenticated
+@idempotent
+def create_cash_donation():
+    scope.require_role(g.user, *stock.KEEPERS)
+    return donation_body(donations.record_cash_donation(g.user, json_body())), 201
+
+
+@bp.post("/donations/<int:donation_id>/purchases")
+@authenticated
+@idempotent
+def create_purchase(donation_id: int):
+    scope.require_role(g.user, *stock.KEEPERS)
+    return purchase_body(donations.record_purchase(g.user, donation_id, json_body())), 201
+
+
+@bp.get("/donations")
+@authenticated
+def list_donations():
+    page, per_page = pagination()
+    items, total = donations.search_donations(
+        g.user, supermarket_id=request.args.get("supermarket_id"),
+        donor_id=request.args.get("donor_id"), kind=request.args.get("kind"),
+        page=page, per_page=per_page)
+    return paginated([donation_body(d) for d in items], page, per_page, total)
+
+
+@bp.get("/donations/<int:donation_id>")
+@authenticated
+def get_donation(donation_id: int):
+    return donation_body(donations.get_donation(g.user, donation_id))
+
+
+@bp.get("/donations/<int:donation_id>/trace")
+@authenticated
+def donation_trace(donation_id: int):
+    return donations.trace_donation(g.user, donation_id)
+
+
+# -- stock ---------------------------------------------------------------------
+
+@bp.get("/supermarkets/<int:supermarket_id>/stock")
+@authenticated
+def get_stock(supermarket_id: int):
+    page, per_page = pagination()
+    _, rows, total = stock.stock_levels(g.user, supermarket_id, low_only=bool(_flag("low")),
+                                        q=request.args.get("q"), page=page, per_page=per_page)
+    items = [{"product_id": p.id, "name": p.name, "quantity": qty, "unit": p.unit,
+              "category": p.category, "barcode": p.barcode, "points_price": p.points_price,
+              "low_stock_threshold": p.low_stock_threshold,
+              "low": qty <= p.low_stock_threshold, "active": p.active} for p, qty in rows]
+    return paginated(items, page, per_page, total)
+
+
+@bp.get("/supermarkets/<int:supermarket_id>/lots")
+@authenticated
+def list_lots(supermarket_id: int):
+    page, per_page = pagination()
+    _, lots, total = stock.lots_at(g.user, supermarket_id, product_id=request.args.get("product_id"),
+                                   only_remaining=bool(_flag("remaining")), page=page,
+                                   per_page=per_page)
+    return paginated([lot_body(lot) for lot in lots], page, per_page, total)
+
+
+@bp.post("/supermarkets/<int:supermarket_id>/stock/writeoffs")
+@authenticated
+@idempotent
+def create_writeoff(supermarket_id: int):
+    scope.require_role(g.user, *stock.KEEPERS)
+    return writeoff_body(stock.write_off(g.user, supermarket_id, json_body())), 201
+
+
+@bp.get("/supermarkets/<int:supermarket_id>/stock/writeoffs")
+@authenticated
+def list_writeoffs(supermarket_id: int):
+    page, per_page = pagination()
+    _, items, total = stock.writeoffs_at(g.user, supermarket_id, page=page, per_page=per_page)
+    return paginated([writeoff_body(w) for w in items], page, per_page, total)
+
+
+@bp.post("/transfers")
+@authenticated
+@idempotent
+def create_transfer():
+    scope.require_role(g.user, *stock.KEEPERS)
+    return transfer_body(stock.transfer_stock(g.user, json_body())), 201
+
+
+@bp.get("/transfers/<int:transfer_id>")
+@authenticated
+def get_transfer(transfer_id: int):
+    return transfer_body(stock.get_transfer(g.user, transfer_id))
+
+
+@bp.get("/supermarkets/<int:supermarket_id>/transfers")
+@authenticated
+def list_transfers(supermarket_id: int):
+    _, items = stock.transfers_at(g.user, supermarket_id)
+    return {"items": [transfer_body(t) for t in items]}
+
+
+# -- stocktakes ----------------------------------------------------------------
+
+@bp.post("/supermarkets/<int:supermarket_id>/stocktakes")
+@authenticated
+@idempotent
+def start_stocktake(supermarket_id: int):
+    scope.require_role(g.user, *stock.KEEPERS)
+    return stocktake_body(stock.start_stocktake(g.user, supermarket_id, json_body())), 201
+
+
+@bp.get("/supermarkets/<int:supermarket_id>/stocktakes")
+@authenticated
+def list_stocktakes(supermarket_id: int):
+    _, items = stock.stocktakes_at(g.user, supermarket_id)
+    return {"items": [stocktake_body(st) for st in items]}
+
+
+@bp.get("/stocktakes/<int:stocktake_id>")
+@authenticated
+def get_stocktake(stocktake_id: int):
+    return stocktake_body(stock.get_stocktake(g.user, stocktake_id))
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/counts")
+@authenticated
+@idempotent
+def record_counts(stocktake_id: int):
+    scope.require_role(g.user, *stock.KEEPERS)
+    return stocktake_body(stock.record_counts(g.user, stocktake_id, json_body()))
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/submit")
+@authenticated
+@idempotent
+def submit_stocktake(stocktake_id: int):
+    scope.require_role(g.user, *stock.KEEPERS)
+    return stocktake_body(stock.submit_stocktake(g.user, stocktake_id))
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/finalize")
+@authenticated
+@idempotent
+def finalize_stocktake(stocktake_id: int):
+    scope.require_role(g.user, *stock.DECIDERS)
+    return stocktake_body(stock.finalize_stocktake(g.user, stocktake_id, json_body()))
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/reopen")
+@authenticated
+@idempotent
+def reopen_stocktake(stocktake_id: int):
+    scope.require_role(g.user, *stock.DECIDERS)
+    return stocktake_body(stock.reopen_stocktake(g.user, stocktake_id, json_body()))
+
+
+@bp.post("/stocktakes/<int:stocktake_id>/cancel")
+@authenticated
+@idempotent
+def cancel_stocktake(stocktake_id: int):
+    scope.require_role(g.user, "admin", "cadre", "volunteer")
+    return stocktake_body(stock.cancel_stocktake(g.user, stocktake_id, json_body()))
