@@ -99,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.goods import bp as goods_bp
     from app.households import bp as households_bp
     from app.main import bp as main_bp
 
@@ -106,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(households_bp, url_prefix="/households")
+    app.register_blueprint(goods_bp, url_prefix="/goods")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 

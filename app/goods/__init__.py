@@ -1,0 +1,7 @@
+"""Goods pages: products, donors, receiving donations (with a barcode
+scanner), receipts, stock, write-offs, transfers and stocktakes."""
+from flask import Blueprint
+
+bp = Blueprint("goods", __name__)
+
+from app.goods import donations, products, stock, text  # noqa: E402,F401

@@ -1,0 +1,68 @@
+"""Rendering and CSRF for the goods pages; the services do the real checks."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Optional
+
+from app.goods.text import DONOR_KINDS, REASONS
+
+
+class ProductForm(FlaskForm):
+    name = StringField(_l("Name"))
+    unit = StringField(_l("Unit"))
+    points_price = StringField(_l("Points price"))
+    category = StringField(_l("Category"))
+    barcode = StringField(_l("Barcode (EAN-13)"))
+    low_stock_threshold = StringField(_l("Low-stock threshold"))
+    submit = SubmitField(_l("Save"))
+
+    def data_for_service(self) -> dict:
+        return {k: getattr(self, k).data for k in
+                ("name", "unit", "points_price", "category", "barcode", "low_stock_threshold")}
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("Product list (.xlsx or .csv)"),
+                     validators=[FileRequired(_l("Choose a file to upload."))],
+                     render_kw={"accept": ".xlsx,.csv"})
+    submit = SubmitField(_l("Import"))
+
+
+class DonorForm(FlaskForm):
+    name = StringField(_l("Name"))
+    kind = SelectField(_l("Kind"), choices=list(DONOR_KINDS.items()))
+    contact = StringField(_l("Contact (phone, address, contact person)"))
+    submit = SubmitField(_l("Save"))
+
+    def data_for_service(self) -> dict:
+        return {"name": self.name.data, "kind": self.kind.data, "contact": self.contact.data}
+
+
+class WriteoffForm(FlaskForm):
+    product_id = SelectField(_l("Product"), coerce=str)
+    quantity = StringField(_l("Quantity"))
+    reason = SelectField(_l("Reason"), choices=list(REASONS.items()))
+    note = StringField(_l("Note"))
+    submit = SubmitField(_l("Write off"))
+
+
+class TransferForm(FlaskForm):
+    product_id = SelectField(_l("Product"), coerce=str)
+    quantity = StringField(_l("Quantity"))
+    to_supermarket_id = SelectField(_l("To supermarket"), coerce=str)
+    note = StringField(_l("Note"))
+    submit = SubmitField(_l("Transfer"))
+
+
+class CashForm(FlaskForm):
+    donor_id = SelectField(_l("Donor"), coerce=str)
+    supermarket_id = SelectField(_l("Supermarket"), coerce=str)
+    amount = StringField(_l("Amount (yuan)"))
+    received_on = DateField(_l("Received on"), validators=[Optional()])
+    note = StringField(_l("Note"))
+    submit = SubmitField(_l("Save and print receipt"))
+
+
+class DecisionForm(FlaskForm):
+    note = TextAreaField(_l("Note"))

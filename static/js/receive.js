@@ -1,0 +1,274 @@
+// Receiving goods at the counter (and goods bought with donated money).
+//
+// A USB barcode scanner types the code and Enter into the scan field: each
+// scan adds one of that product. A short number and Enter sets the quantity
+// of the highlighted line. The scan field keeps the focus, so the volunteer
+// can scan one item after another without touching the screen; Ctrl+Enter
+// saves. No inline script (the CSP forbids it): the page hands its data over
+// in a JSON block.
+(function () {
+  "use strict";
+  var form = document.getElementById("receive-form");
+  var dataBlock = document.getElementById("receive-data");
+  if (!form || !dataBlock) { return; }
+  var data = JSON.parse(dataBlock.textContent);
+  var msg = data.messages;
+  var scan = document.getElementById("scan");
+  var status = document.getElementById("scan-status");
+  var tbody = form.querySelector("#lines tbody");
+  var totalUnits = document.getElementById("total-units");
+  var totalValue = document.getElementById("total-value");
+  var noLines = document.getElementById("no-lines");
+  var pick = document.getElementById("pick");
+  var save = document.getElementById("save");
+  var MAX_QUANTITY = 1000000;
+
+  var byId = {};
+  var byBarcode = {};
+  data.products.forEach(function (p) {
+    byId[p.id] = p;
+    if (p.barcode) { byBarcode[p.barcode] = p; }
+  });
+
+  // State: [{product_id, quantity, unit_value, errors}]; `current` is the highlighted line.
+  var lines = (data.lines || []).filter(function (l) { return byId[l.product_id]; }).map(function (l) {
+    return {product_id: Number(l.product_id), quantity: l.quantity || "1",
+            unit_value: l.unit_value || "", errors: l.errors || []};
+  });
+  var current = lines.length - 1;
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) {
+      return values[key] !== undefined ? values[key] : "";
+    });
+  }
+
+  function say(text, kind) {
+    status.textContent = text;
+    status.className = "scan-status" + (kind ? " scan-" + kind : "");
+  }
+
+  function ean13Valid(code) {
+    var sum = 0;
+    for (var i = 0; i < 12; i++) { sum += Number(code[i]) * (i % 2 ? 3 : 1); }
+    return (10 - sum % 10) % 10 === Number(code[12]);
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function render() {
+    tbody.textContent = "";
+    var units = 0;
+    var value = 0;
+    var anyValue = false;
+    lines.forEach(function (line, i) {
+      var p = byId[line.product_id];
+      var tr = el("tr", {"data-index": String(i), "data-product": String(p.id)});
+      if (i === current) { tr.className = "current"; }
+      if (line.errors.length) { tr.className += " bad"; }
+
+      var name = el("td", {"class": "line-name"});
+      name.appendChild(el("span", {}, p.name));
+      name.appendChild(el("small", {"class": "muted"}, " " + p.unit));
+      name.appendChild(el("input", {type: "hidden", name: "lines-" + i + "-product_id", value: String(p.id)}));
+      line.errors.forEach(function (e) { name.appendChild(el("div", {"class": "error"}, e)); });
+      tr.appendChild(name);
+
+      var qty = el("td", {"class": "num line-qty"});
+      var less = el("button", {type: "button", "class": "small step", "data-step": "-1",
+                               "aria-label": msg.less}, "−");
+      var input = el("input", {type: "number", min: "1", step: "1", inputmode: "numeric",
+                               "class": "qty-input", name: "lines-" + i + "-quantity",
+                               "aria-label": fill(msg.quantityOf, {name: p.name})});
+      input.value = line.quantity;
+      var more = el("button", {type: "button", "class": "small step", "data-step": "1",
+                               "aria-label": msg.more}, "+");
+      qty.appendChild(less); qty.appendChild(input); qty.appendChild(more);
+      tr.appendChild(qty);
+
+      var val = el("td", {"class": "num"});
+      var valueInput = el("input", {type: "text", inputmode: "decimal", "class": "value-input",
+                                    name: "lines-" + i + "-unit_value",
+                                    "aria-label": fill(msg.valueOf, {name: p.name}),
+                                    placeholder: msg.valuePlaceholder});
+      valueInput.value = line.unit_value;
+      val.appendChild(valueInput);
+      tr.appendChild(val);
+
+      var rm = el("td", {});
+      rm.appendChild(el("button", {type: "button", "class": "small remove", "aria-label": msg.remove,
+                                   title: msg.remove}, "×"));
+      tr.appendChild(rm);
+      tbody.appendChild(tr);
+
+      var n = parseInt(line.quantity, 10);
+      if (n > 0) { units += n; }
+      var v = parseFloat(line.unit_value);
+      if (!isNaN(v) && n > 0) { value += v * n; anyValue = true; }
+    });
+    totalUnits.textContent = String(units);
+    totalValue.textContent = anyValue ? value.toFixed(2) : "";
+    noLines.hidden = lines.length > 0;
+    var row = tbody.querySelector("tr.current");
+    if (row && row.scrollIntoView) { row.scrollIntoView({block: "nearest"}); }
+  }
+
+  function add(product, n) {
+    var index = -1;
+    lines.forEach(function (line, i) { if (line.product_id === product.id) { index = i; } });
+    if (index < 0) {
+      lines.push({product_id: product.id, quantity: String(n), unit_value: "", errors: []});
+      index = lines.length - 1;
+    } else {
+      var q = (parseInt(lines[index].quantity, 10) || 0) + n;
+      lines[index].quantity = String(Math.min(q, MAX_QUANTITY));
+      lines[index].errors = [];
+    }
+    current = index;
+    render();
+    say(fill(msg.added, {name: product.name, n: lines[index].quantity}), "ok");
+  }
+
+  function setQuantity(n) {
+    if (current < 0 || !lines[current]) { say(msg.noLine, "error"); return; }
+    if (!(n >= 1 && n <= MAX_QUANTITY)) { say(msg.badQuantity, "error"); return; }
+    lines[current].quantity = String(n);
+    lines[current].errors = [];
+    render();
+    say(fill(msg.quantity, {name: byId[lines[current].product_id].name, n: n}), "ok");
+  }
+
+  function handle(text) {
+    var code = text.replace(/\s+/g, "");
+    if (!code) { return; }
+    if (/^\d{13}$/.test(code)) {
+      if (!ean13Valid(code)) { say(fill(msg.misread, {code: code}), "error"); return; }
+      if (byBarcode[code]) { add(byBarcode[code], 1); return; }
+      say(fill(msg.unknown, {code: code}), "error");
+      return;
+    }
+    if (/^\d{8}$|^\d{12}$|^\d{14}$/.test(code)) {
+      say(fill(msg.unknown, {code: code}), "error");
+      return;
+    }
+    var quantity = /^[*xX×]?(\d{1,7})$/.exec(code);
+    if (quantity) { setQuantity(parseInt(quantity[1], 10)); return; }
+    say(fill(msg.notUnderstood, {text: text}), "error");
+  }
+
+  function focusScan() {
+    window.setTimeout(function () { scan.focus(); }, 0);
+  }
+
+  scan.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      var text = scan.value;
+      scan.value = "";
+      handle(text);
+    }
+  });
+
+  tbody.addEventListener("click", function (event) {
+    var button = event.target.closest("button");
+    var row = event.target.closest("tr");
+    if (!row) { return; }
+    var i = Number(row.getAttribute("data-index"));
+    if (!button) {
+      if (!event.target.closest("input")) { current = i; render(); focusScan(); }
+      return;
+    }
+    if (button.classList.contains("remove")) {
+      var name = byId[lines[i].product_id].name;
+      lines.splice(i, 1);
+      current = Math.min(current, lines.length - 1);
+      render();
+      say(fill(msg.removed, {name: name}), "ok");
+    } else if (button.hasAttribute("data-step")) {
+      var q = (parseInt(lines[i].quantity, 10) || 0) + Number(button.getAttribute("data-step"));
+      lines[i].quantity = String(Math.max(1, Math.min(q, MAX_QUANTITY)));
+      current = i;
+      render();
+    }
+    focusScan();
+  });
+
+  tbody.addEventListener("input", function (event) {
+    var row = event.target.closest("tr");
+    if (!row) { return; }
+    var i = Number(row.getAttribute("data-index"));
+    if (event.target.classList.contains("qty-input")) { lines[i].quantity = event.target.value; }
+    if (event.target.classList.contains("value-input")) { lines[i].unit_value = event.target.value; }
+    lines[i].errors = [];
+    current = i;
+    row.className = "current";
+    var units = 0;
+    lines.forEach(function (l) { var n = parseInt(l.quantity, 10); if (n > 0) { units += n; } });
+    totalUnits.textContent = String(units);
+  });
+
+  document.getElementById("pick-add").addEventListener("click", function () {
+    var product = byId[Number(pick.value)];
+    if (product) { add(product, 1); }
+    pick.value = "";
+    focusScan();
+  });
+
+  // Enter in any other field must not send the form half-filled (a scanner
+  // aimed at the wrong field would): it goes back to the scan field instead.
+  form.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter") { return; }
+    if (event.ctrlKey || event.metaKey) {
+      event.preventDefault();
+      if (form.requestSubmit) { form.requestSubmit(save); } else { save.click(); }
+      return;
+    }
+    var target = event.target;
+    if (target === scan || target.tagName === "TEXTAREA" || target.tagName === "BUTTON") { return; }
+    if (target.tagName === "INPUT" || target.tagName === "SELECT") {
+      event.preventDefault();
+      if (target.classList.contains("qty-input") || target.classList.contains("value-input")) {
+        render();
+      }
+      focusScan();
+    }
+  });
+
+  // Keep the focus on the scan field: a tap anywhere that is not a control brings it back.
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("input, select, textarea, button, a, label, summary")) { focusScan(); }
+  });
+
+  form.addEventListener("submit", function (event) {
+    if (!lines.length) {
+      event.preventDefault();
+      say(msg.empty, "error");
+      focusScan();
+      return;
+    }
+    if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
+    form.setAttribute("data-sent", "1");
+    save.disabled = true;
+    save.textContent = msg.saving;
+  });
+
+  // A new donor's fields show only when "+ A new donor" is chosen.
+  var donorSelect = form.querySelector("[data-new-donor]");
+  var newDonor = document.getElementById("new-donor");
+  if (donorSelect && newDonor) {
+    var toggle = function () { newDonor.hidden = donorSelect.value !== "new"; };
+    donorSelect.addEventListener("change", function () {
+      toggle();
+      if (donorSelect.value === "new") { document.getElementById("donor_name").focus(); }
+    });
+    toggle();
+  }
+
+  render();
+  scan.focus();
+})();
