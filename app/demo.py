@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, insert, inspect, select, text, update
 
 from app.demo_points import build_points_demo
+from app.goods.demo import build_goods_demo
 from app.extensions import db
 from app.models import Donor, Household, Region, User
 from app.services.accounts import create_user
@@ -96,6 +97,7 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
         create_user(None, {"username": username, "password": password, "role": role, **extra})
         logins.append({"role": role, "username": username, "password": password, "label": label})
     build_points_demo(months=months, rng=rng)
+    build_goods_demo(months=months, rng=rng)
     db.session.commit()
 
     path = _logins_path()

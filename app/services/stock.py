@@ -359,12 +359,15 @@ def transfers_at(actor: User, supermarket_id, *, limit: int = 50) -> tuple[Super
 
 # -- stocktakes (盘点) ----------------------------------------------------------
 
-def get_stocktake(actor: User, stocktake_id) -> Stocktake:
-    require_role(actor, *READERS)
+def get_stocktake(actor: User | None, stocktake_id) -> Stocktake:
+    """A stocktake at a supermarket the user sees (None: the system itself)."""
+    if actor is not None:
+        require_role(actor, *READERS)
     st = db.session.get(Stocktake, as_id(stocktake_id)) if as_id(stocktake_id) else None
     if st is None:
         raise NotFound()
-    get_supermarket(actor, st.supermarket_id)
+    if actor is not None:
+        get_supermarket(actor, st.supermarket_id)
     return st
 
 
@@ -380,7 +383,7 @@ def open_stocktake(supermarket_id: int) -> Stocktake | None:
         Stocktake.supermarket_id == supermarket_id, Stocktake.status.in_(OPEN_STOCKTAKE)))
 
 
-def start_stocktake(actor: User, supermarket_id, data: dict | None = None) -> Stocktake:
+def start_stocktake(actor: User | None, supermarket_id, data: dict | None = None) -> Stocktake:
     """Open a count at a supermarket (one open at a time), optionally with counts."""
     data = data or {}
     sm = writable_supermarket(actor, supermarket_id)
@@ -401,15 +404,16 @@ def start_stocktake(actor: User, supermarket_id, data: dict | None = None) -> St
     return st
 
 
-def _writable_stocktake(actor: User, stocktake_id, *statuses: str) -> Stocktake:
-    require_role(actor, *KEEPERS)
+def _writable_stocktake(actor: User | None, stocktake_id, *statuses: str) -> Stocktake:
+    if actor is not None:
+        require_role(actor, *KEEPERS)
     st = get_stocktake(actor, stocktake_id)
     if st.status not in statuses:
         raise Conflict(_l("This stocktake is no longer open for that."))
     return st
 
 
-def record_counts(actor: User, stocktake_id, data: dict) -> Stocktake:
+def record_counts(actor: User | None, stocktake_id, data: dict) -> Stocktake:
     """Record what was counted, per product; the expected stock is taken at this moment.
     Counting a product again replaces its count."""
     st = _writable_stocktake(actor, stocktake_id, "counting")
@@ -445,7 +449,7 @@ def record_counts(actor: User, stocktake_id, data: dict) -> Stocktake:
     return st
 
 
-def submit_stocktake(actor: User, stocktake_id) -> Stocktake:
+def submit_stocktake(actor: User | None, stocktake_id) -> Stocktake:
     """The volunteer is done counting: the differences wait for a cadre's review."""
     st = _writable_stocktake(actor, stocktake_id, "counting")
     if not st.lines:
