@@ -9,6 +9,7 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.goods import bp
 from app.goods.forms import CashForm, DonorForm
+from app.households.forms import select_choices
 from app.models import Supermarket
 from app.services import donations as service
 from app.services import goods, scope, stock
@@ -217,8 +218,9 @@ def purchase(donation_id: int):
 def cash():
     scope.require_role(current_user, *stock.KEEPERS)
     form = CashForm()
-    form.donor_id.choices = [("", _("— choose —"))] + [(str(x.id), x.name) for x in service.all_donors()]
-    form.supermarket_id.choices = [(str(s.id), s.name) for s in _keeper_markets()]
+    form.donor_id.choices = select_choices(
+        [("", _("— choose —"))] + [(str(x.id), x.name) for x in service.all_donors()])
+    form.supermarket_id.choices = select_choices((str(s.id), s.name) for s in _keeper_markets())
     if form.validate_on_submit():
         try:
             d = service.record_cash_donation(current_user, {

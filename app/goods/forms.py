@@ -6,6 +6,7 @@ from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaFi
 from wtforms.validators import Optional
 
 from app.goods.text import DONOR_KINDS, REASONS
+from app.households.forms import select_choices
 
 
 class ProductForm(FlaskForm):
@@ -31,7 +32,7 @@ class ImportForm(FlaskForm):
 
 class DonorForm(FlaskForm):
     name = StringField(_l("Name"))
-    kind = SelectField(_l("Kind"), choices=list(DONOR_KINDS.items()))
+    kind = SelectField(_l("Kind"), choices=select_choices(DONOR_KINDS.items()))
     contact = StringField(_l("Contact (phone, address, contact person)"))
     submit = SubmitField(_l("Save"))
 
@@ -42,7 +43,7 @@ class DonorForm(FlaskForm):
 class WriteoffForm(FlaskForm):
     product_id = SelectField(_l("Product"), coerce=str)
     quantity = StringField(_l("Quantity"))
-    reason = SelectField(_l("Reason"), choices=list(REASONS.items()))
+    reason = SelectField(_l("Reason"), choices=select_choices(REASONS.items()))
     note = StringField(_l("Note"))
     submit = SubmitField(_l("Write off"))
 

@@ -9,6 +9,7 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.goods import bp
 from app.goods.forms import DecisionForm, TransferForm, WriteoffForm
+from app.households.forms import select_choices
 from app.models import Lot, Product, Supermarket
 from app.services import goods, scope
 from app.services import stock as service
@@ -77,8 +78,8 @@ def writeoff(supermarket_id: int):
     sm = service.writable_supermarket(current_user, supermarket_id)
     form = WriteoffForm()
     in_stock = _products_in_stock(sm.id)
-    form.product_id.choices = [("", _("— choose —"))] + [
-        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in in_stock]
+    form.product_id.choices = select_choices([("", _("— choose —"))] + [
+        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in in_stock])
     if request.method == "GET" and request.args.get("product_id"):
         form.product_id.data = request.args.get("product_id")
     if form.validate_on_submit():
@@ -104,11 +105,12 @@ def writeoff(supermarket_id: int):
 def transfer(supermarket_id: int):
     sm = service.writable_supermarket(current_user, supermarket_id)
     form = TransferForm()
-    form.product_id.choices = [("", _("— choose —"))] + [
-        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in _products_in_stock(sm.id)]
+    form.product_id.choices = select_choices([("", _("— choose —"))] + [
+        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in _products_in_stock(sm.id)])
     others = db.session.scalars(select(Supermarket).where(Supermarket.id != sm.id)
                                 .order_by(Supermarket.name)).all()
-    form.to_supermarket_id.choices = [("", _("— choose —"))] + [(str(s.id), s.name) for s in others]
+    form.to_supermarket_id.choices = select_choices(
+        [("", _("— choose —"))] + [(str(s.id), s.name) for s in others])
     if request.method == "GET" and request.args.get("product_id"):
         form.product_id.data = request.args.get("product_id")
     if form.validate_on_submit():
