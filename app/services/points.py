@@ -254,13 +254,17 @@ def get_entry(actor: User, entry_id, *, lock: bool = False) -> LedgerEntry:
     """An entry of a household the user can see; otherwise 404."""
     if not isinstance(entry_id, int) or as_id(entry_id) is None:
         raise NotFound()
-    query = select(LedgerEntry).where(LedgerEntry.id == entry_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    entry = db.session.scalars(query).first()
+    entry = db.session.get(LedgerEntry, entry_id)
     if entry is None:
         raise NotFound()
     get_household(actor, entry.household_id)
+    if lock:
+        # Household first, then the entry: the lock order posting and checkouts use.
+        db.session.execute(select(Household.id).where(Household.id == entry.household_id)
+                           .with_for_update())
+        entry = db.session.scalars(
+            select(LedgerEntry).where(LedgerEntry.id == entry_id).with_for_update()
+            .execution_options(populate_existing=True)).one()
     return entry
 
 
@@ -458,7 +462,6 @@ def expire_year(year: int, *, now: datetime | None = None, actor: User | None = 
     now = now or utcnow()
     if not isinstance(year, int) or year >= local_today(now).year:
         raise Conflict(_l("Only a year that has ended can be cleared."))
-    post_due(now)
     cutoff = local_midnight(date(year + 1, 1, 1))
     year_end = date(year, 12, 31)
     households = db.session.scalars(
@@ -467,6 +470,7 @@ def expire_year(year: int, *, now: datetime | None = None, actor: User | None = 
     ).all()
     if not households:
         return None, 0, 0
+    post_due(now, household_ids=[h.id for h in households])
     ids = [h.id for h in households if h.balance > 0]
     held, spent_since, done = defaultdict(int), defaultdict(int), set()
     if ids:

@@ -4,8 +4,11 @@ every request (when something is due) and from `flask points post-due`.
 
 Race-safety: each entry moves with a conditional UPDATE ... WHERE
 status = 'pending' ... RETURNING, and only the rows that UPDATE returned
-reach the balance; on PostgreSQL the due rows are locked in id order first,
-so two posters never deadlock and never post the same entry twice."""
+reach the balance, so two posters never post the same entry twice. Lock
+order, here and in every act that touches a balance: households in ascending
+id first (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write transaction is
+exclusive anyway), then their entries; so posting, awards, approvals,
+reversals and checkouts never deadlock each other."""
 from collections import defaultdict
 from datetime import datetime
 
@@ -13,6 +16,7 @@ from flask import Flask, request
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
+from app.database import SAFE_METHODS
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, utcnow
 
@@ -39,38 +43,37 @@ def post_entries(conn: Connection, now: datetime, where, *,
                  actor_id: int | None = None) -> tuple[dict, int]:
     """Post the pending entries matching `where`; returns ({household_id: points
     added}, entries posted). Balances move only by rows this call changed."""
+    due = conn.execute(
+        select(entries.c.id, entries.c.household_id)
+        .where(entries.c.status == "pending", where).order_by(entries.c.id)
+    ).all()
+    if not due:
+        return {}, 0
+    if conn.dialect.name == "postgresql":
+        # Lock order everywhere: households (ascending id), then their entries.
+        hids = sorted({hid for _, hid in due})
+        for start in range(0, len(hids), CHUNK):
+            conn.execute(select(households.c.id).where(households.c.id.in_(hids[start:start + CHUNK]))
+                         .order_by(households.c.id).with_for_update())
     added: dict[int, int] = defaultdict(int)
     posted_ids: list[int] = []
-    while True:
-        query = (select(entries.c.id).where(entries.c.status == "pending", where)
-                 .order_by(entries.c.id).limit(CHUNK))
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        ids = conn.execute(query).scalars().all()
-        if not ids:
-            break
+    ids = [entry_id for entry_id, _ in due]
+    for start in range(0, len(ids), CHUNK):
         rows = conn.execute(
             update(entries)
-            .where(entries.c.id.in_(ids), entries.c.status == "pending")
+            .where(entries.c.id.in_(ids[start:start + CHUNK]), entries.c.status == "pending")
             .values(status="posted", posted_at=now)
             .returning(entries.c.id, entries.c.household_id, entries.c.points)
         ).all()
-        if not rows:
-            break
-        chunk: dict[int, int] = defaultdict(int)
         for entry_id, household_id, points in rows:
-            chunk[household_id] += points
+            added[household_id] += points
             posted_ids.append(entry_id)
-        # Households in id order: the same lock order as awards and checkouts.
+    if added:
         conn.execute(
             update(households).where(households.c.id == bindparam("hid"))
             .values(balance=households.c.balance + bindparam("delta"), updated_at=now),
-            [{"hid": hid, "delta": chunk[hid]} for hid in sorted(chunk)],
+            [{"hid": hid, "delta": added[hid]} for hid in sorted(added)],
         )
-        for hid, delta in chunk.items():
-            added[hid] += delta
-        if len(ids) < CHUNK:
-            break
     if posted_ids:
         for start in range(0, len(posted_ids), CHUNK):
             part = posted_ids[start:start + CHUNK]
@@ -132,8 +135,16 @@ def init_app(app: Flask) -> None:
             # normally starts with a fresh session, so this never runs in production.
             db.session.commit()
         now = utcnow()
-        with db.engine.connect() as conn:
-            due = anything_due(conn, now)
+        if request.method in SAFE_METHODS:
+            with db.engine.connect() as conn:
+                due = anything_due(conn, now)
+        else:
+            # A write request takes the write lock for its own transaction
+            # anyway (BEGIN IMMEDIATE on SQLite): ask there, rather than take
+            # and wait for the lock twice on a second connection.
+            due = anything_due(db.session.connection(), now)
+            if due:
+                db.session.commit()  # let the posting below take the lock
         if not due:
             return
         with db.engine.connect().execution_options(aixin_write=True) as conn, conn.begin():
