@@ -116,7 +116,7 @@ def list_products():
     scope.require_role(g.user, *ALL_ROLES)
     page, per_page = pagination()
     items, total = goods.search_products(
-        barcode_value=request.args.get("barcode"), q=request.args.get("q"),
+        barcode_value=request.args.get("barcode") or None, q=request.args.get("q"),
         active=_flag("active"), category=request.args.get("category") or None,
         page=page, per_page=per_page)
     return paginated([product_body(p) for p in items], page, per_page, total)

@@ -63,6 +63,7 @@ def test_list_products_by_barcode(client, world, products):
                    422, "validation-error", "barcode")
     body = client.get("/api/v1/products?per_page=500", headers=world.headers("cadre")).get_json()
     assert body["total"] == 18 and len(body["items"]) == 18
+    assert client.get("/api/v1/products?barcode=", headers=world.headers("cadre")).get_json()["total"] == 18
 
 
 def test_edit_and_retire_product(client, world, products):
