@@ -33,7 +33,7 @@ def test_compiled_catalogue_is_current():
     """The committed .mo gives the Chinese of every message (run `flask translate compile`)."""
     with (TRANSLATIONS / "zh_Hans_CN/LC_MESSAGES/messages.mo").open("rb") as fh:
         mo = gettext.GNUTranslations(fh)
-    stale = sorted(m for m in extracted_messages() if mo.gettext(m) == m)
+    stale = sorted(m for m in extracted_messages() if not (mo._catalog.get(m) or mo._catalog.get((m, 0))))
     assert not stale, "not in the compiled zh_CN catalogue: " + "; ".join(stale)
 
 
