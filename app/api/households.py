@@ -24,7 +24,7 @@ def list_households():
         g.user, village_id=request.args.get("village_id"), q=request.args.get("q"),
         status=request.args.get("status"), page=page, per_page=per_page,
     )
-    return paginated([serializers.household(h) for h in items], page, per_page, total)
+    return paginated(serializers.households(items), page, per_page, total)
 
 
 @bp.get("/households/<int:household_id>")
