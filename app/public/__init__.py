@@ -1,0 +1,6 @@
+"""Pages without a login: a village's public notice (公示) and a household's own passbook."""
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from app.public import views  # noqa: E402,F401
