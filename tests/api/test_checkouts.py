@@ -1,0 +1,239 @@
+"""POST /api/v1/checkouts and void: points and goods in one act, refusals that write nothing."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Checkout, Household, LedgerEntry, Lot, LotMovement
+from app.services.ledger_check import check_ledger as check_all
+from tests.checkout_helpers import card_for, counts, give_points, more_households, stocked
+from tests.goods_helpers import level, lots_of, receive
+
+
+def cart(world, products, *items, household="v1a", **extra):
+    body = {"supermarket_id": world.sm_east.id,
+            "lines": [{"product_id": products[name].id, "quantity": q} for name, q in items]}
+    if not any(k in extra for k in ("card_payload", "card_number", "household_id")):
+        body["household_id"] = world.households[household].id
+    body.update(extra)
+    return body
+
+
+@pytest.fixture
+def shop(world):
+    products = stocked(world)
+    give_points(world, world.households["v1a"], 100)
+    return products
+
+
+def balance(world, key):
+    db.session.expire_all()
+    return db.session.get(Household, world.households[key].id).balance
+
+
+def test_checkout_debits_points_and_takes_oldest_lots(client, world, shop):
+    """A card scan and two goods: points come off, units leave the oldest lot, each unit is traced to the household."""
+    older = lots_of(world.sm_east, shop["香皂"])[0]
+    receive(world, [(shop["香皂"], 5)])
+    payload = card_for(world, "v1a")
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("大米 5kg", 1), ("香皂", 2), card_payload=payload))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["total_points"] == 50 + 2 * 4 and body["balance_after"] == 42
+    assert body["household_id"] == world.households["v1a"].id
+    assert {(l["product_id"], l["quantity"], l["points"]) for l in body["lines"]} == {
+        (shop["大米 5kg"].id, 1, 50), (shop["香皂"].id, 2, 8)}
+    assert balance(world, "v1a") == 42
+    assert level(world.sm_east, shop["香皂"]) == 23
+    db.session.refresh(older)
+    assert older.remaining == 18 and older.redeemed == 2
+    moves = db.session.scalars(select(LotMovement).where(LotMovement.checkout_id == body["id"])).all()
+    assert sum(m.quantity for m in moves) == 3
+    assert {m.household_id for m in moves} == {world.households["v1a"].id}
+    assert {m.village_id for m in moves} == {world.v1.id}
+    entry = db.session.scalars(select(LedgerEntry).where(LedgerEntry.checkout_id == body["id"])).one()
+    assert (entry.kind, entry.points, entry.status) == ("redemption", -58, "posted")
+    assert check_all() == []
+
+
+def test_same_product_on_two_lines_is_merged(client, world, shop):
+    """Two lines of one product become one line of their sum."""
+    body = cart(world, shop, ("香皂", 1), ("香皂", 2))
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"), json=body)
+    assert r.status_code == 201
+    assert [(l["product_id"], l["quantity"], l["points"]) for l in r.get_json()["lines"]] == [(shop["香皂"].id, 3, 12)]
+
+
+def test_typed_card_number_checks_out(client, world, shop):
+    """The card number typed at the counter works like a scan."""
+    card_for(world, "v1a")
+    from app.models import Card
+    number = db.session.scalars(select(Card.number)).one()
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("食盐 400g", 1), card_number=f"{number[:4]} {number[4:8]} {number[8:]}"))
+    assert r.status_code == 201 and r.get_json()["balance_after"] == 98
+
+
+@pytest.mark.parametrize("lines, field", [
+    ([], "lines"),
+    ([{"product_id": 1, "quantity": 0}], "lines.0.quantity"),
+    ([{"product_id": 1, "quantity": -1}], "lines.0.quantity"),
+    ([{"product_id": 1, "quantity": 1.5}], "lines.0.quantity"),
+    ([{"product_id": 1, "quantity": "2"}], "lines.0.quantity"),
+    ([{"product_id": 1, "quantity": True}], "lines.0.quantity"),
+    ([{"product_id": 99999, "quantity": 1}], "lines"),
+    ([{"product_id": "rice", "quantity": 1}], "lines.0.product_id"),
+    (["rice"], "lines.0"),
+])
+def test_bad_carts_are_validation_errors(client, world, shop, lines, field):
+    """Empty carts, bad quantities and unknown products: 422 validation-error naming the field, nothing written."""
+    before = counts()
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json={"supermarket_id": world.sm_east.id, "household_id": world.households["v1a"].id,
+                          "lines": lines})
+    assert r.status_code == 422
+    problem = r.get_json()
+    assert problem["type"] == "validation-error" and field in problem["errors"]
+    assert counts() == before and balance(world, "v1a") == 100
+
+
+def test_refusals_write_nothing(client, world, shop):
+    """Each refusal answers its problem type and leaves points, stock and the ledger as they were."""
+    headers = world.headers("volunteer")
+    rice = ("大米 5kg", 1)
+    before = counts()
+    stock_before = level(world.sm_east, shop["大米 5kg"])
+
+    def refused(body, status, slug):
+        r = client.post("/api/v1/checkouts", headers=headers, json=body)
+        assert r.status_code == status, r.get_json()
+        assert r.get_json()["type"] == slug
+        assert counts() == before
+        assert level(world.sm_east, shop["大米 5kg"]) == stock_before
+
+    # Another supermarket than the volunteer's; a household the supermarket does not serve.
+    refused(cart(world, shop, rice) | {"supermarket_id": world.sm_west.id}, 404, "not-found")
+    refused(cart(world, shop, rice, household="v3a"), 404, "not-found")
+    refused(cart(world, shop, rice, card_payload="81" + "1" * 39), 404, "not-found")
+    # A revoked card.
+    old = card_for(world, "v1a")
+    card_for(world, "v1a")
+    refused(cart(world, shop, rice, card_payload=old), 410, "card-revoked")
+    # Too little stock; too few points.
+    refused(cart(world, shop, ("大米 5kg", 11)), 409, "insufficient-stock")
+    refused(cart(world, shop, ("大米 5kg", 3)), 409, "insufficient-points")
+    # An exited household.
+    world.households["v1b"].status = "exited"
+    db.session.commit()
+    give_points(world, world.households["v1b"], 0 + 10)
+    before = counts()
+    refused(cart(world, shop, ("食盐 400g", 1), household="v1b"), 422, "household-inactive")
+    assert balance(world, "v1a") == 100
+
+
+def test_refusal_order(client, world, shop):
+    """Several faults at once: the first in api.md's order is answered."""
+    headers = world.headers("volunteer")
+    old = card_for(world, "v1a")
+    card_for(world, "v1a")
+    # revoked card beats stock and points
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 50), card_payload=old))
+    assert r.status_code == 410
+    # stock beats points
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 50)))
+    assert r.get_json()["type"] == "insufficient-stock"
+    # validation beats not-found
+    r = client.post("/api/v1/checkouts", headers=headers,
+                    json=cart(world, shop, household="v3a") | {"lines": []})
+    assert r.status_code == 422
+
+
+def test_monthly_limit(make_app, world, shop):
+    """With CHECKOUT_MONTHLY_LIMIT set, a cart past what is left this month is 422 limit-exceeded."""
+    app = make_app(CHECKOUT_MONTHLY_LIMIT=60)
+    client = app.test_client()
+    headers = world.headers("volunteer")
+    first = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 1)))
+    assert first.status_code == 201, first.get_json()
+    before = counts()
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 3)))
+    assert r.status_code == 422 and r.get_json()["type"] == "limit-exceeded"
+    assert counts() == before
+    assert client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 2))).status_code == 201
+
+
+def test_roles(client, world, shop):
+    """Only volunteers (at their supermarket) and admins check out."""
+    for user in ("staff", "cadre", "donor"):
+        r = client.post("/api/v1/checkouts", headers=world.headers(user), json=cart(world, shop, ("香皂", 1)))
+        assert r.status_code == 403
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer_west"), json=cart(world, shop, ("香皂", 1)))
+    assert r.status_code == 404
+    assert client.post("/api/v1/checkouts", headers=world.headers("admin"), json=cart(world, shop, ("香皂", 1))).status_code == 201
+
+
+def test_idempotent_confirm(client, world, shop):
+    """A retried confirm returns the first answer and charges once; the key with another cart is 409."""
+    headers = world.headers("volunteer") | {"Idempotency-Key": "counter-1-0001"}
+    body = cart(world, shop, ("香皂", 2))
+    first = client.post("/api/v1/checkouts", headers=headers, json=body)
+    again = client.post("/api/v1/checkouts", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json() == again.get_json()
+    assert balance(world, "v1a") == 92
+    assert len(db.session.scalars(select(Checkout)).all()) == 1
+    other = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 3)))
+    assert other.status_code == 409 and other.get_json()["type"] == "conflict"
+    assert balance(world, "v1a") == 92
+
+
+def test_void_restores_exactly_and_only_once(client, world, shop):
+    """Voiding gives back every point and every unit to its own lot, through new entries; a second void is 409."""
+    headers = world.headers("volunteer")
+    lots_before = {l.id: (l.remaining, l.redeemed) for l in db.session.scalars(select(Lot))}
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 1), ("香皂", 4)))
+    checkout_id = r.get_json()["id"]
+    assert balance(world, "v1a") == 34
+    v = client.post(f"/api/v1/checkouts/{checkout_id}/void", headers=headers, json={"reason": "拿错了"})
+    assert v.status_code == 200 and v.get_json()["voided_at"]
+    assert balance(world, "v1a") == 100
+    db.session.expire_all()
+    assert {l.id: (l.remaining, l.redeemed) for l in db.session.scalars(select(Lot))} == lots_before
+    entries = db.session.scalars(select(LedgerEntry).where(LedgerEntry.checkout_id == checkout_id)
+                                 .order_by(LedgerEntry.id)).all()
+    assert [(e.kind, e.points, e.status) for e in entries] == [("redemption", -66, "posted"), ("reversal", 66, "posted")]
+    again = client.post(f"/api/v1/checkouts/{checkout_id}/void", headers=headers, json={"reason": "再来"})
+    assert again.status_code == 409
+    assert balance(world, "v1a") == 100
+    assert client.post(f"/api/v1/checkouts/{checkout_id}/void", headers=headers, json={}).status_code == 422
+    assert check_all() == []
+
+
+def test_volunteer_voids_same_day_only_cadre_later(client, world, shop):
+    """A checkout of an earlier day: the volunteer is refused (403), a cadre may void it."""
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"), json=cart(world, shop, ("香皂", 1)))
+    checkout = db.session.get(Checkout, r.get_json()["id"])
+    checkout.created_at = checkout.created_at - timedelta(days=2)
+    db.session.commit()
+    assert client.post(f"/api/v1/checkouts/{checkout.id}/void", headers=world.headers("volunteer"),
+                       json={"reason": "x"}).status_code == 403
+    assert client.post(f"/api/v1/checkouts/{checkout.id}/void", headers=world.headers("staff"),
+                       json={"reason": "x"}).status_code == 403
+    assert client.post(f"/api/v1/checkouts/{checkout.id}/void", headers=world.headers("cadre_west"),
+                       json={"reason": "x"}).status_code == 404
+    assert client.post(f"/api/v1/checkouts/{checkout.id}/void", headers=world.headers("cadre"),
+                       json={"reason": "补录错误"}).status_code == 200
+    assert balance(world, "v1a") == 100
+
+
+def test_read_checkout_scope(client, world, shop):
+    """A checkout is visible to its supermarket's volunteer and the region's cadre, not to others."""
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"), json=cart(world, shop, ("香皂", 1)))
+    cid = r.get_json()["id"]
+    assert client.get(f"/api/v1/checkouts/{cid}", headers=world.headers("volunteer")).status_code == 200
+    assert client.get(f"/api/v1/checkouts/{cid}", headers=world.headers("cadre")).status_code == 200
+    assert client.get(f"/api/v1/checkouts/{cid}", headers=world.headers("volunteer_west")).status_code == 404
+    listing = client.get(f"/api/v1/checkouts?supermarket_id={world.sm_east.id}", headers=world.headers("volunteer"))
+    assert [c["id"] for c in listing.get_json()["items"]] == [cid]
