@@ -102,14 +102,19 @@ def register_blueprints(app: Flask) -> None:
     from app.goods import bp as goods_bp
     from app.households import bp as households_bp
     from app.main import bp as main_bp
+    from app.points import bp as points_bp
+    from app.public import bp as public_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(households_bp, url_prefix="/households")
     app.register_blueprint(goods_bp, url_prefix="/goods")
+    app.register_blueprint(points_bp, url_prefix="/points")
+    app.register_blueprint(public_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
+    from app.counter import bp as counter_bp; app.register_blueprint(counter_bp, url_prefix="/counter")  # noqa: E702
 
 
 def register_points(app: Flask) -> None:

@@ -54,3 +54,14 @@ class Defaults:
     EVIDENCE_MAX_PIXELS = 50_000_000
     # Idempotency keys are answered for at least this long (api.md: 24 h or more).
     IDEMPOTENCY_KEEP_HOURS = 48
+
+    # The village public notice (公示) masks household names (张*三) unless this is off.
+    POINTS_NOTICE_MASK_NAMES = True
+    # The household's own passbook (/passbook, no login): failed card number + PIN
+    # attempts allowed per card number and per client, and how long it stays open.
+    PASSBOOK_FAILURES_PER_CARD = "5 per 15 minutes"
+    PASSBOOK_FAILURES_PER_CLIENT = "20 per 15 minutes"
+    PASSBOOK_OPEN_MINUTES = 10
+
+    # Checkout (issue 5): an optional per-household monthly limit, in points.
+    CHECKOUT_MONTHLY_LIMIT = None

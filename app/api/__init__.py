@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import auth, goods, households, places, openapi, points  # noqa: E402,F401
+from app.api import auth, cards, checkouts, goods, households, places, openapi, points  # noqa: E402,F401

@@ -79,6 +79,23 @@ PATHS = {
                                tags={"type": "array", "items": S},
                                status={"enum": ["active", "exited"]})),
     },
+    "/households/{household_id}/cards": {
+        "post": _op("Issue a card; any earlier card of the household is revoked (staff, admin)",
+                    tag="cards", ok=201, params=[_p("household_id")]),
+    },
+    "/households/{household_id}/card.png": {
+        "get": _op("The printable card image (PNG)", tag="cards", params=[_p("household_id")]),
+    },
+    "/cards/sheet.pdf": {
+        "get": _op("A4 sheet of a village's current cards, with cut marks", tag="cards",
+                   params=[_q("village_id", I, required=True)]),
+    },
+    "/cards/resolve": {
+        "get": _op("What a scan gives the counter", tag="cards",
+                   params=[_q("payload"), _q("number")]),
+        "post": _op("The same, without the payload in the URL", tag="cards",
+                    body=_obj([], payload=S, number=S)),
+    },
     "/openapi.json": {
         "get": _op("This document", tag="meta", auth=False),
     },
@@ -361,3 +378,34 @@ def document() -> dict:
 @bp.get("/openapi.json")
 def openapi_json():
     return document()
+
+
+# Checkout (issue 5).
+_CART_LINE = _obj(["product_id", "quantity"], product_id=I, quantity={"type": "integer", "minimum": 1})
+CHECKOUT_BODY = _obj(["supermarket_id", "lines"], supermarket_id=I, card_payload=S, card_number=S,
+                     household_id=I, lines={"type": "array", "minItems": 1, "items": _CART_LINE})
+CHECKOUT = _obj(["id", "household_id", "total_points", "balance_after", "lines"], id=I,
+                household_id=I, supermarket_id=I, total_points=I, balance_after=I,
+                lines={"type": "array", "items": _obj(["product_id", "quantity", "points"],
+                                                      product_id=I, quantity=I, points=I)})
+_IDEM = [{"name": "Idempotency-Key", "in": "header", "required": False,
+          "schema": {"type": "string", "minLength": 1, "maxLength": 200}}]
+PATHS.update({
+    "/checkouts": {
+        "get": _op("Recent checkouts at a supermarket", tag="checkout",
+                   params=[_q("supermarket_id", I, required=True)]),
+        "post": _op("Redeem a cart: points and stock in one act (volunteer there, admin); "
+                    "refusals 409 insufficient-points/insufficient-stock, 410 card-revoked, "
+                    "422 validation-error/household-inactive/limit-exceeded", tag="checkout",
+                    ok=201, body=CHECKOUT_BODY, params=_IDEM, ok_schema=CHECKOUT),
+    },
+    "/checkouts/{checkout_id}": {
+        "get": _op("One checkout", tag="checkout", params=[_p("checkout_id")], ok_schema=CHECKOUT),
+    },
+    "/checkouts/{checkout_id}/void": {
+        "post": _op("Void: points and each unit come back through new entries (volunteer the "
+                    "same day, cadre, admin); again is 409", tag="checkout",
+                    params=[_p("checkout_id"), *_IDEM], body=_obj(["reason"], reason=S),
+                    ok_schema=CHECKOUT),
+    },
+})

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -6,7 +6,12 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.households import bp
 from app.households.forms import HouseholdForm
+from flask_wtf import FlaskForm
+
+from app.services import cards
 from app.services import households as service
+from app.services.card_images import card_png, cards_sheet_pdf
+from app.services.cards_print import village_cards
 from app.services import scope
 from app.services.errors import ValidationError
 
@@ -61,8 +66,42 @@ def new():
 @bp.get("/<int:household_id>")
 def detail(household_id: int):
     hh = scope.get_household(current_user, household_id)
-    return render_template("households/detail.html", hh=hh,
-                           can_edit=current_user.role in ("admin", "staff"))
+    return render_template("households/detail.html", hh=hh, card=cards.current_card(hh),
+                           can_edit=current_user.role in ("admin", "staff"), card_form=FlaskForm())
+
+
+@bp.post("/<int:household_id>/card")
+def issue_card(household_id: int):
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        card = cards.issue_card(current_user, household_id)
+        db.session.commit()
+    except ValidationError as err:
+        db.session.rollback()
+        for messages in err.errors.values():
+            for message in messages:
+                flash(str(message), "error")
+    else:
+        flash(_("Card %(number)s issued; any earlier card no longer works.",
+                number=cards.format_number(card.number)), "success")
+    return redirect(url_for("households.detail", household_id=household_id))
+
+
+@bp.get("/<int:household_id>/card.png")
+def card_image(household_id: int):
+    card = cards.current_card(scope.get_household(current_user, household_id))
+    if card is None:
+        abort(404)
+    return Response(card_png(card), mimetype="image/png", headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/cards.pdf")
+def card_sheet():
+    village, village_cards_ = village_cards(current_user, request.args.get("village_id"))
+    return Response(cards_sheet_pdf(village_cards_, village.name), mimetype="application/pdf",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": f'inline; filename="cards-{village.id}.pdf"'})
 
 
 @bp.route("/<int:household_id>/edit", methods=["GET", "POST"])

@@ -1,5 +1,7 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 from app.models.audit import AuditRecord
+from app.models.cards import CARD_STATUSES, Card
+from app.models.checkouts import Checkout, CheckoutLine
 from app.models.donors import DONOR_KINDS, Donor
 from app.models.goods import (
     DONATION_KINDS, MOVEMENT_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS, Donation, DonationLine,
@@ -14,6 +16,7 @@ from app.models.types import utcnow
 from app.models.users import ROLES, ApiToken, User, user_supermarkets
 
 __all__ = [
+    "CARD_STATUSES", "Card", "Checkout", "CheckoutLine",
     "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
     "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "IdempotencyKey",

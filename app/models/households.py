@@ -25,6 +25,8 @@ class Household(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active")
     # Sum of posted ledger entries (invariant 1); changed only by the ledger services.
     balance: Mapped[int] = mapped_column(default=0)
+    # Werkzeug hash of the 6-digit PIN that opens the public passbook; None: not set.
+    passbook_pin_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -78,3 +78,15 @@ class InsufficientStock(DomainError):
     slug = "insufficient-stock"
     status = 409
     title = _l("There is not enough of this product in stock.")
+
+
+class InsufficientPoints(DomainError):
+    slug = "insufficient-points"
+    status = 409
+    title = _l("Not enough points for this cart.")
+
+
+class LimitExceeded(DomainError):
+    slug = "limit-exceeded"
+    status = 422
+    title = _l("This cart would pass the household's monthly limit.")

@@ -130,6 +130,11 @@ from app.services.stock_check import LOT_CHECKS  # noqa: E402
 
 CHECKS[1:1] = LOT_CHECKS
 
+# Invariants 2 and 4 (issue 5): checkouts, their lines and the lots they took from.
+from app.services.checkout_check import CHECKOUT_CHECKS  # noqa: E402
+
+CHECKS[1:1] = CHECKOUT_CHECKS
+
 
 def check_ledger(now: datetime | None = None) -> list[Violation]:
     """Every violation of the checked invariants, in invariant order."""
