@@ -15,10 +15,11 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.api.checkouts import checkout_body
 from app.api.common import json_body
 from app.api.idempotency import idempotent
 from app.counter import bp, lookup
-from app.errors import http_titles, problem
+from app.errors import SLUGS, http_titles, problem
 from app.extensions import db
 from app.services import checkout as service
 from app.services.cards import format_number
@@ -74,8 +75,6 @@ def _http_error(err: HTTPException):
     status = err.code or 500
     title = http_titles().get(status, err.name)
     if _json_endpoint():
-        from app.errors import SLUGS
-
         return problem(status, SLUGS.get(status, "error"), title)
     return render_template("error.html", status=status, message=title), status
 
@@ -212,16 +211,10 @@ def api_product():
     return {"product": _product_body(product, lookup.stock_for(sm, [product.id])[product.id])}
 
 
-def _checkout_body(c) -> dict:
-    return {
-        "id": c.id, "household_id": c.household_id, "supermarket_id": c.supermarket_id,
-        "total_points": c.total_points, "balance_after": c.balance_after,
-        "created_at": c.created_at.isoformat(),
-        "voided_at": c.voided_at.isoformat() if c.voided_at else None,
-        "lines": [{"product_id": line.product_id, "name": line.product.name,
-                   "quantity": line.quantity, "unit_points": line.unit_points,
-                   "points": line.points} for line in c.lines],
-    }
+def _stock_body(sm, product_ids) -> dict[str, int]:
+    """{product id: stock now} for the page's tiles (JSON keys are strings)."""
+    ids = [p for p in product_ids if isinstance(p, int) and not isinstance(p, bool)]
+    return {str(k): v for k, v in lookup.stock_for(sm, ids).items()}
 
 
 @bp.post("/api/checkouts")
@@ -234,16 +227,15 @@ def api_checkout():
     except InsufficientStock as err:
         # Tell the page how many there are now, so it can fix its tiles and cart.
         db.session.rollback()
-        wanted = [line.get("product_id") for line in data.get("lines") or [] if isinstance(line, dict)]
+        lines = data.get("lines") if isinstance(data.get("lines"), list) else []
         sm = lookup.till(current_user, data.get("supermarket_id"))
-        err.extra = {"stock": {str(k): v for k, v in lookup.stock_for(
-            sm, [w for w in wanted if isinstance(w, int) and not isinstance(w, bool)]).items()}}
+        err.extra = {"stock": _stock_body(sm, [line.get("product_id") for line in lines
+                                               if isinstance(line, dict)])}
         raise
     db.session.flush()
-    db.session.refresh(c)
-    body = _checkout_body(c)
+    body = checkout_body(c)
     body["limit_left"] = service.monthly_limit_left(c.household)
-    body["stock"] = {str(k): v for k, v in lookup.stock_for(c.supermarket, [l.product_id for l in c.lines]).items()}
+    body["stock"] = _stock_body(c.supermarket, [line.product_id for line in c.lines])
     body["receipt_html"] = render_template("counter/_receipt.html", c=c)
     return body, 201
 
@@ -255,9 +247,9 @@ def api_void(checkout_id: int):
     c = service.void_checkout(current_user, checkout_id, json_body())
     db.session.flush()
     db.session.refresh(c)
-    body = _checkout_body(c)
+    body = checkout_body(c)
     body["balance"] = c.household.balance
-    body["stock"] = {str(k): v for k, v in lookup.stock_for(c.supermarket, [l.product_id for l in c.lines]).items()}
+    body["stock"] = _stock_body(c.supermarket, [line.product_id for line in c.lines])
     return body
 
 

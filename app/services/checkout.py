@@ -175,7 +175,7 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
         take_for_checkout(actor, sm.id, product_id, qty, household=household, checkout_id=checkout.id)
         lines.append(CheckoutLine(product=product, quantity=qty, unit_points=product.points_price,
                                   points=product.points_price * qty))
-    checkout.lines.extend(lines)  # inserted together at the next flush
+    checkout.lines.extend(lines)  # inserted at the next flush
 
     if left is not None and total > left:
         raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
