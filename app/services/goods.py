@@ -15,6 +15,7 @@ from app.models import Product, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
 from app.services.scope import require_role
+from app.services.spreadsheets import export_table
 from app.services.validate import as_id, integer, text
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "data" / "products-zh.csv"
@@ -33,7 +34,6 @@ HEADER_ALIASES = {
 MAX_PRICE = 100_000
 MAX_QUANTITY = 1_000_000
 DEFAULT_THRESHOLD = 5
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EAN13_RE = re.compile(r"[0-9]{13}")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
@@ -483,24 +483,4 @@ def _export_row(p: Product) -> list:
 def export_products(fmt: str = "csv") -> tuple[bytes, str, str]:
     """The whole list as (content, mimetype, filename); CSV has a BOM for Excel."""
     products = db.session.scalars(select(Product).order_by(Product.category, Product.name)).all()
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "products"
-        ws.append(list(EXPORT_COLUMNS))
-        for p in products:
-            row = _export_row(p)
-            ws.append(row)
-            # Keep barcodes as text: Excel would show 6.90123E+12.
-            ws.cell(row=ws.max_row, column=5).number_format = "@"
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue(), XLSX_MIME, "products.xlsx"
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for p in products:
-        writer.writerow(_export_row(p))
-    return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", "products.csv"
+    return export_table("products", EXPORT_COLUMNS, [_export_row(x) for x in products], fmt, text_columns=(5,))

@@ -14,6 +14,7 @@ from app.models import Rule, User, utcnow
 from app.services import audit
 from app.services.errors import Conflict, Errors, NotFound, ValidationError
 from app.services.scope import require_role
+from app.services.spreadsheets import export_table
 from app.services.validate import integer, text
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "rules-zh.csv"
@@ -33,7 +34,6 @@ HEADER_ALIASES = {
 YES = {"yes", "y", "true", "1", "是", "需要", "✓"}
 NO = {"no", "n", "false", "0", "否", "不需要", ""}
 MAX_POINTS = 1000
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def latest_versions():
@@ -269,21 +269,4 @@ def export_rules(fmt: str = "csv") -> tuple[bytes, str, str]:
     """The catalogue's newest versions as (content, mimetype, filename); CSV has
     a BOM so Excel opens the Chinese correctly."""
     rules = list_rules()
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "rules"
-        ws.append(list(EXPORT_COLUMNS))
-        for rule in rules:
-            ws.append(_export_row(rule))
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue(), XLSX_MIME, "rules.xlsx"
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    for rule in rules:
-        writer.writerow(_export_row(rule))
-    return ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", "rules.csv"
+    return export_table("rules", EXPORT_COLUMNS, [_export_row(x) for x in rules], fmt)
