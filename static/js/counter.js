@@ -380,13 +380,22 @@
     return a && a !== scan && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT");
   }
 
-  function focusScan() {
-    window.setTimeout(function () {
-      if (document.activeElement !== scan && !typingElsewhere()) {
-        try { scan.focus({preventScroll: true}); } catch (e) { scan.focus(); }
-      }
-    }, 0);
+  function takeFocus() {
+    if (document.activeElement !== scan && !typingElsewhere()) {
+      try { scan.focus({preventScroll: true}); } catch (e) { scan.focus(); }
+    }
   }
+
+  function focusScan() {
+    takeFocus();
+    window.setTimeout(takeFocus, 0);  // again, after whatever the click goes on to do
+  }
+
+  // A tapped tile or +/- button never takes the focus: a scanner that types right
+  // after a tap would otherwise lose its first characters to the button.
+  document.addEventListener("mousedown", function (event) {
+    if (event.target.closest("button") && !typingElsewhere()) { event.preventDefault(); }
+  });
 
   scan.addEventListener("keydown", function (event) {
     if (event.key !== "Enter") {
