@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.config import Defaults
-from app.database import normalise_url
+from app.database import SQLiteConnection, normalise_url
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,8 @@ def configure_database(app: Flask) -> None:
     # A logged database error must not carry the statement's values (names, phones).
     options.setdefault("hide_parameters", True)
     if uri.startswith("sqlite"):
-        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False,
+                                            "factory": SQLiteConnection})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

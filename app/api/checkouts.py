@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from app.api import bp
 from app.api.common import authenticated, json_body
 from app.api.idempotency import idempotent
+from app.database import late_write_lock
 from app.extensions import db
 from app.services import checkout as service
 from app.services.errors import ValidationError
@@ -24,12 +25,12 @@ def checkout_body(c) -> dict:
 
 
 @bp.post("/checkouts")
+@late_write_lock
 @authenticated
 @idempotent
 def create_checkout():
     require_role(g.user, *service.SELLERS)
     checkout = service.check_out(g.user, json_body())
-    db.session.flush()
     # check_out leaves the checkout and its lines loaded: no need to read them back.
     return checkout_body(checkout), 201
 

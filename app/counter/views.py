@@ -20,6 +20,7 @@ from app.api.common import json_body
 from app.api.idempotency import idempotent
 from app.counter import bp, lookup
 from app.errors import SLUGS, http_titles, problem
+from app.database import late_write_lock
 from app.extensions import db
 from app.services import checkout as service
 from app.services.cards import format_number
@@ -218,6 +219,7 @@ def _stock_body(sm, product_ids) -> dict[str, int]:
 
 
 @bp.post("/api/checkouts")
+@late_write_lock
 @idempotent
 def api_checkout():
     """Confirm the cart: `check_out`, once per Idempotency-Key (one key per cart)."""
