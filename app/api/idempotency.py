@@ -16,7 +16,7 @@ from functools import wraps
 
 from flask import current_app, g, make_response, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -26,6 +26,10 @@ from app.services.errors import Conflict, ValidationError
 HEADER = "Idempotency-Key"
 KEY_RE = re.compile(r"[\x20-\x7e]{1,200}")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_keys = IdempotencyKey.__table__
+_INSERT_KEY = _keys.insert()
+_STORED = (select(_keys.c.fingerprint, _keys.c.status, _keys.c.content_type, _keys.c.body)
+           .where(_keys.c.user_id == bindparam("user_id"), _keys.c.key == bindparam("key")))
 
 
 class KeyInUse(Conflict):
@@ -75,11 +79,7 @@ def _claim(user_id: int, key: str) -> None:
 
 def _stored(user_id: int, key: str):
     """(fingerprint, status, content type, body) stored for this key, or None."""
-    return db.session.execute(
-        select(IdempotencyKey.fingerprint, IdempotencyKey.status, IdempotencyKey.content_type,
-               IdempotencyKey.body)
-        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    ).first()
+    return db.session.connection().execute(_STORED, {"user_id": user_id, "key": key}).first()
 
 
 def _replay(stored, fp: str):
@@ -111,12 +111,12 @@ def idempotent(view):
             db.session.rollback()
             return _replay(row, fp)
         response = make_response(view(*args, **kwargs))
-        if 200 <= response.status_code < 300:
-            db.session.add(IdempotencyKey(
-                user_id=user_id, key=key, fingerprint=fp, status=response.status_code,
-                content_type=response.content_type, body=response.get_data(as_text=True),
-                created_at=utcnow()))
         try:
+            if 200 <= response.status_code < 300:
+                db.session.connection().execute(_INSERT_KEY, {
+                    "user_id": user_id, "key": key, "fingerprint": fp, "status": response.status_code,
+                    "content_type": response.content_type, "body": response.get_data(as_text=True),
+                    "created_at": utcnow()})
             _finish(response)
         except IntegrityError:
             # Someone stored this key first (a race the lock above did not see):

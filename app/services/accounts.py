@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -150,17 +150,21 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return token, row
 
 
+# Built once: every API request asks.
+_USER_FOR_TOKEN = (select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+                   .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(token: str) -> tuple[User, ApiToken] | None:
     if not token or len(token) > 200:
         return None
-    row = db.session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
-    ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    found = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).first()
+    if found is None:
         return None
-    if not row.user.active:
+    user, row = found
+    if row.revoked_at is not None or row.expires_at <= utcnow() or not user.active:
         return None
-    return row.user, row
+    return user, row
 
 
 def revoke_token(user: User, row: ApiToken) -> None:

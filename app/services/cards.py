@@ -3,7 +3,7 @@ import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import Card, Household, User, utcnow
@@ -92,11 +92,16 @@ def find_card(payload=None, number=None) -> Card | None:
         match = PAYLOAD_RE.fullmatch(_normalise(payload) or "")
         if not match:
             return None
-        return db.session.scalars(select(Card).where(Card.token == match.group(1))).first()
+        return db.session.scalars(_BY_TOKEN, {"token": match.group(1)}).first()
     value = _normalise(number)
     if not value or not NUMBER_RE.fullmatch(value):
         return None
-    return db.session.scalars(select(Card).where(Card.number == value)).first()
+    return db.session.scalars(_BY_NUMBER, {"number": value}).first()
+
+
+# Built once: the counter asks on every scan.
+_BY_TOKEN = select(Card).where(Card.token == bindparam("token"))
+_BY_NUMBER = select(Card).where(Card.number == bindparam("number"))
 
 
 def resolve_card(actor: User, *, payload=None, number=None) -> Card:

@@ -1,17 +1,20 @@
 """The checkout counter (兑换): `check_out` debits points and takes goods in
 one transaction; `void_checkout` gives both back through new entries.
 
-Races (DESIGN.md invariants 2, 3, 4): the household row is locked first
-(SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds
-the database), then lots in product and id order by `take_for_checkout`, and
-the balance moves by a conditional UPDATE (balance >= total) whose row count
-is checked. Any refusal raises, and the request rolls everything back."""
+Races (DESIGN.md invariants 2, 3, 4): the household row is locked first,
+by the conditional UPDATE that debits it (balance >= total, its row count
+checked); on SQLite the views run under `late_write_lock`, and that first
+write is where BEGIN IMMEDIATE takes the whole database. Then the lots, in
+product and id order, by `take_many`. Any refusal raises, and the request rolls everything back.
+What is read before the lock point (the card, the household, the products)
+may change under us as it may on PostgreSQL; what must not (stock, balance,
+the monthly limit, due entries) is read or re-checked after it."""
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from app.extensions import db
 from app.models import (
@@ -22,14 +25,18 @@ from app.services import audit
 from app.services.cards import CardRevoked, find_card
 from app.services.errors import (
     Conflict, Errors, Forbidden, HouseholdInactive, InsufficientPoints, LimitExceeded, NotFound,
-    ValidationError,
 )
 from app.services.points import local_midnight, local_today, post_due
+from app.services.posting import anything_due, posted_this_request
 from app.services.scope import HOUSEHOLD_READERS, get_supermarket, require_role
-from app.services.stock import return_for_void, take_for_checkout
+from app.services.stock import record_movements, return_for_void, take_many
 from app.services.validate import as_id, text
 
 SELLERS = ("volunteer", "admin")
+_households = Household.__table__
+_checkouts = Checkout.__table__
+_checkout_lines = CheckoutLine.__table__
+_entries = LedgerEntry.__table__
 MAX_LINES = 100
 MAX_QUANTITY = 999
 
@@ -63,7 +70,7 @@ def _lines(errors: Errors, data: dict) -> dict[int, int]:
 def _products(errors: Errors, wanted: dict[int, int]) -> dict[int, Product]:
     if not wanted:
         return {}
-    found = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(list(wanted))))}
+    found = {p.id: p for p in db.session.scalars(_PRODUCTS, {"ids": list(wanted)})}
     for product_id in wanted:
         product = found.get(product_id)
         if product is None or not product.active:
@@ -99,6 +106,7 @@ def _find_household(actor: User, sm: Supermarket, data: dict) -> tuple[Household
     return household, card
 
 
+_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
 _served_by = aliased(Region)
 # Built once (the counter's busiest query): a household, if its village lies
 # under the region a supermarket serves.
@@ -152,56 +160,79 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     if household.status != "active":
         raise HouseholdInactive(_l("This household has exited the programme."))
 
-    # Lock the household first (the same order as awards and posting); SQLite's
-    # write transaction holds the whole database already ...
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
-    post_due(now, household_ids=[household.id])
     total = sum(products[pid].points_price * qty for pid, qty in wanted.items())
-    left = monthly_limit_left(household, now)  # before this checkout is added
+    conn = db.session.connection()
+    due = not posted_this_request() and anything_due(conn, now, [household.id])
 
-    # lines=[] and voided_at=None: the answer can be read from this object
-    # without loading it again.
-    checkout = Checkout(supermarket_id=sm.id, household_id=household.id,
-                        card_id=card.id if card else None, total_points=total, balance_after=0,
-                        created_at=now, created_by_id=actor.id, voided_at=None, lines=[])
-    db.session.add(checkout)
-    db.session.flush()
-    # ... then the lots, product by product in id order.
-    lines = []
-    for product_id in sorted(wanted):
-        product = products[product_id]
-        qty = wanted[product_id]
-        take_for_checkout(actor, sm.id, product_id, qty, household=household, checkout_id=checkout.id)
-        lines.append(CheckoutLine(product=product, quantity=qty, unit_points=product.points_price,
-                                  points=product.points_price * qty))
-    checkout.lines.extend(lines)  # inserted at the next flush
-
-    if left is not None and total > left:
-        raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
-
-    result = db.session.execute(
-        update(Household).where(Household.id == household.id, Household.balance >= total)
-        .values(balance=Household.balance - total, updated_at=now)
-        .returning(Household.balance)
-        .execution_options(synchronize_session=False)
-    ).first()
-    if result is None:
-        balance = db.session.scalar(select(Household.balance).where(Household.id == household.id))
+    if due:
+        post_due(now, household_ids=[household.id])
+    # The debit comes first: its UPDATE locks the household row (the order of
+    # awards and posting: the household, then lots) and, on SQLite under
+    # late_write_lock, begins the write transaction. Everything above was
+    # read outside it; everything below holds it, and runs prebuilt Core
+    # statements on one connection (the ORM's bookkeeping would cost more
+    # than the SQL on the counter's hot path).
+    balance = conn.execute(_DEBIT, {"household_id": household.id, "total": total, "now": now}).scalar()
+    left = monthly_limit_left(household, now)  # spent this month before this checkout
+    if balance is None:
+        # Refused; api.md orders the refusals: stock, the monthly limit, then points.
+        take_many(sm.id, wanted, kind="redemption")
+        if left is not None and total > left:
+            raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
+        balance = conn.execute(_BALANCE, {"household_id": household.id}).scalar()
         raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
                                     balance=balance, total=total))
+    # Then the lots, in (product, id) order; InsufficientStock here.
+    taken = take_many(sm.id, wanted, kind="redemption")
+    if left is not None and total > left:
+        raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
     db.session.expire(household, ["balance", "updated_at"])
-    entry = LedgerEntry(household_id=household.id, kind="redemption", points=-total,
-                        status="posted", posted_at=now, occurred_on=local_today(now),
-                        created_at=now, created_by_id=actor.id, checkout_id=checkout.id,
-                        note=sm.name)
-    db.session.add(entry)
-    db.session.flush()
-    # Both in one UPDATE, at the next flush.
-    checkout.balance_after = result.balance
-    checkout.entry_id = entry.id
-    audit.record(actor, "checkout.create", checkout, household_id=household.id, total=total)
+
+    card_id = card.id if card else None
+    checkout_id = conn.execute(_INSERT_CHECKOUT, {
+        "supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
+        "total_points": total, "balance_after": balance, "created_at": now,
+        "created_by_id": actor.id}).scalar_one()
+    entry_id = conn.execute(_INSERT_ENTRY, {
+        "household_id": household.id, "kind": "redemption", "points": -total, "status": "posted",
+        "posted_at": now, "occurred_on": local_today(now), "created_at": now,
+        "created_by_id": actor.id, "checkout_id": checkout_id, "note": sm.name,
+        "needs_approval": False}).scalar_one()
+    conn.execute(_SET_ENTRY, {"checkout": checkout_id, "entry": entry_id})
+    line_rows = [{"checkout_id": checkout_id, "product_id": pid, "quantity": qty,
+                  "unit_points": products[pid].points_price,
+                  "points": products[pid].points_price * qty} for pid, qty in sorted(wanted.items())]
+    line_ids = conn.execute(_INSERT_LINES, line_rows).scalars().all()
+    record_movements(taken, kind="redemption", actor=actor, household_id=household.id,
+                     village_id=household.village_id, checkout_id=checkout_id)
+    audit.record_ref(actor, "checkout.create", "checkouts", checkout_id,
+                     household_id=household.id, total=total)
+
+    # The answer, as the ORM would load it, without reading it back.
+    checkout = Checkout(id=checkout_id, supermarket_id=sm.id, household_id=household.id,
+                        card_id=card_id, total_points=total, balance_after=balance,
+                        entry_id=entry_id, created_at=now, created_by_id=actor.id,
+                        voided_at=None, voided_by_id=None, void_reason=None,
+                        supermarket=sm, household=household)
+    checkout.lines = [CheckoutLine(id=line_id, product=products[row["product_id"]], **row)
+                      for line_id, row in zip(line_ids, line_rows)]
+    # Persistent and clean, as if loaded: nothing for the next flush to do.
+    for obj in (*checkout.lines, checkout):
+        make_transient_to_detached(obj)
+    db.session.add(checkout)
     return checkout
+
+
+_DEBIT = (update(_households)
+          .where(_households.c.id == bindparam("household_id"), _households.c.balance >= bindparam("total"))
+          .values(balance=_households.c.balance - bindparam("total"), updated_at=bindparam("now"))
+          .returning(_households.c.balance))
+_BALANCE = select(_households.c.balance).where(_households.c.id == bindparam("household_id"))
+_INSERT_CHECKOUT = insert(_checkouts).returning(_checkouts.c.id)
+_INSERT_ENTRY = insert(_entries).returning(_entries.c.id)
+_SET_ENTRY = update(_checkouts).where(_checkouts.c.id == bindparam("checkout")).values(
+    entry_id=bindparam("entry"))
+_INSERT_LINES = insert(_checkout_lines).returning(_checkout_lines.c.id, sort_by_parameter_order=True)
 
 
 def get_checkout(actor: User, checkout_id) -> Checkout:
@@ -231,16 +262,17 @@ def void_checkout(actor: User, checkout_id, data: dict, *, now: datetime | None 
     if claimed != 1:
         raise Conflict(_l("This checkout has already been voided."))
     db.session.expire(checkout)
+    # The household, then the lots: the order check_out locks them in.
+    db.session.execute(
+        update(Household).where(Household.id == checkout.household_id)
+        .values(balance=Household.balance + checkout.total_points, updated_at=now)
+        .execution_options(synchronize_session=False))
     return_for_void(actor, checkout.id)
     db.session.add(LedgerEntry(
         household_id=checkout.household_id, kind="reversal", points=checkout.total_points,
         status="posted", posted_at=now, occurred_on=local_today(now), created_at=now,
         created_by_id=actor.id, reversal_of=checkout.entry_id, checkout_id=checkout.id,
         note=reason))
-    db.session.execute(
-        update(Household).where(Household.id == checkout.household_id)
-        .values(balance=Household.balance + checkout.total_points, updated_at=now)
-        .execution_options(synchronize_session=False))
     db.session.flush()
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Household) and obj.id == checkout.household_id:

@@ -12,7 +12,7 @@ reversals and checkouts never deadlock each other."""
 from collections import defaultdict
 from datetime import datetime
 
-from flask import Flask, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
@@ -32,11 +32,24 @@ def due_clause(now: datetime):
     return (entries.c.status == "pending") & (entries.c.due_at <= now)
 
 
+# Built once: every request asks.
+_ANY_DUE = (select(literal(1)).select_from(entries)
+            .where(entries.c.status == "pending", entries.c.due_at <= bindparam("now")).limit(1))
+_ANY_DUE_OF = (select(literal(1)).select_from(entries)
+               .where(entries.c.status == "pending", entries.c.due_at <= bindparam("now"),
+                      entries.c.household_id.in_(bindparam("ids", expanding=True))).limit(1))
+
+
 def anything_due(conn: Connection, now: datetime, household_ids=None) -> bool:
-    query = select(literal(1)).select_from(entries).where(due_clause(now))
-    if household_ids is not None:
-        query = query.where(entries.c.household_id.in_(list(household_ids)))
-    return conn.execute(query.limit(1)).first() is not None
+    if household_ids is None:
+        return conn.execute(_ANY_DUE, {"now": now}).first() is not None
+    return conn.execute(_ANY_DUE_OF, {"now": now, "ids": list(household_ids)}).first() is not None
+
+
+def posted_this_request() -> bool:
+    """Whether this request's hook (below) has already posted what was due:
+    a service may then skip asking again for a household."""
+    return has_request_context() and g.get("aixin_due_posted", False)
 
 
 def post_entries(conn: Connection, now: datetime, where, *,
@@ -145,7 +158,7 @@ def init_app(app: Flask) -> None:
             due = anything_due(db.session.connection(), now)
             if due:
                 db.session.commit()  # let the posting below take the lock
-        if not due:
-            return
-        with db.engine.connect().execution_options(aixin_write=True) as conn, conn.begin():
-            post_due_on(conn, now)
+        if due:
+            with db.engine.connect().execution_options(aixin_write=True) as conn, conn.begin():
+                post_due_on(conn, now)
+        g.aixin_due_posted = True

@@ -8,13 +8,14 @@ transfer, and the checkout of issue 5) goes oldest lot first through
 - both: each lot is changed by a conditional UPDATE (remaining >= n) whose row
   count is checked, and the lot's CHECK constraints refuse a negative remaining."""
 from datetime import date
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.extensions import db
 from app.models import (
-    WRITEOFF_REASONS, Household, Lot, LotMovement, Product, Stocktake, StocktakeLine, Supermarket,
+    WRITEOFF_REASONS, Lot, LotMovement, Product, Stocktake, StocktakeLine, Supermarket,
     Transfer, User, Writeoff, utcnow,
 )
 from app.services import audit
@@ -157,50 +158,91 @@ def lots_at(actor: User, supermarket_id, *, product_id=None, only_remaining: boo
 
 # -- taking units --------------------------------------------------------------
 
+class Taken(NamedTuple):
+    """Units of a product taken from one lot."""
+    lot_id: int
+    product_id: int
+    quantity: int
+
+
+_lots = Lot.__table__
+_movements = LotMovement.__table__
+# Built once: the counter's hot path, where building statements costs more than running them.
+_AVAILABLE = (
+    select(_lots.c.id, _lots.c.product_id, _lots.c.remaining, _lots.c.received_on)
+    .where(_lots.c.supermarket_id == bindparam("supermarket_id"),
+           _lots.c.product_id.in_(bindparam("product_ids", expanding=True)),
+           _lots.c.remaining > 0)
+    .order_by(_lots.c.product_id, _lots.c.id)
+    .with_for_update()
+)
+_INSERT_MOVEMENT = _movements.insert()
+_TAKE = {
+    kind: update(_lots)
+    .where(_lots.c.id == bindparam("lot"), _lots.c.remaining >= bindparam("n"))
+    .values({_lots.c.remaining: _lots.c.remaining - bindparam("n"),
+             _lots.c[column]: _lots.c[column] + bindparam("n")})
+    for kind, column in COUNTERS.items()
+}
+
+
 def take_units(supermarket_id: int, product_id: int, quantity: int, *, kind: str,
-               actor: User | None, **movement) -> list[LotMovement]:
+               actor: User | None, **movement) -> list[Taken]:
     """Take `quantity` units of a product at a supermarket, oldest lot first,
     recording one LotMovement of `kind` per lot touched (with `movement`'s
     fields: household_id, village_id, checkout_id, writeoff_id, transfer_id).
     Raises InsufficientStock, having changed nothing, when the lots hold fewer."""
-    counter = COUNTERS[kind]
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
         raise ValueError("quantity must be a positive integer")
-    # Lock in id order (PostgreSQL; SQLite holds the database lock already) ...
-    rows = db.session.execute(
-        select(Lot.id, Lot.remaining, Lot.received_on)
-        .where(Lot.supermarket_id == supermarket_id, Lot.product_id == product_id,
-               Lot.remaining > 0)
-        .order_by(Lot.id)
-        .with_for_update()
-    ).all()
-    available = sum(r.remaining for r in rows)
-    if available < quantity:
-        raise InsufficientStock(_l("Only %(n)d in stock.", n=available))
+    taken = take_many(supermarket_id, {product_id: quantity}, kind=kind)
+    record_movements(taken, kind=kind, actor=actor, **movement)
+    return taken
+
+
+def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str) -> list[Taken]:
+    """Take units of several products ({product id: quantity}), each oldest
+    lot first, without recording movements (the caller does, with
+    `record_movements`). InsufficientStock, for the first product in id order
+    that is short, having changed nothing the caller's rollback won't undo."""
+    conn = db.session.connection()
+    # Lock in (product, id) order (PostgreSQL; SQLite holds the database lock
+    # already), so two takers never deadlock on them ...
+    rows = conn.execute(_AVAILABLE, {"supermarket_id": supermarket_id,
+                                     "product_ids": sorted(wanted)}).all()
+    by_product: dict[int, list] = {}
+    for row in rows:
+        by_product.setdefault(row.product_id, []).append(row)
+    for product_id in sorted(wanted):
+        available = sum(r.remaining for r in by_product.get(product_id, ()))
+        if available < wanted[product_id]:
+            raise InsufficientStock(_l("Only %(n)d in stock.", n=available))
     # ... then take from the oldest.
-    need = quantity
+    take = _TAKE[kind]
+    taken = []
+    for product_id in sorted(wanted):
+        need = wanted[product_id]
+        for row in sorted(by_product[product_id], key=lambda r: (r.received_on, r.id)):
+            if need == 0:
+                break
+            n = min(need, row.remaining)
+            if conn.execute(take, {"lot": row.id, "n": n}).rowcount != 1:
+                # Cannot happen under the lock; if it does, nothing of this act stands.
+                raise InsufficientStock()
+            taken.append(Taken(row.id, product_id, n))
+            need -= n
+    _expire_lots([t.lot_id for t in taken])
+    return taken
+
+
+def record_movements(taken: list[Taken], *, kind: str, actor: User | None, **movement) -> None:
+    """One LotMovement of `kind` per lot in `taken`."""
+    if not taken:
+        return
     now = utcnow()
-    movements = []
-    for row in sorted(rows, key=lambda r: (r.received_on, r.id)):
-        if need == 0:
-            break
-        n = min(need, row.remaining)
-        result = db.session.execute(
-            update(Lot).where(Lot.id == row.id, Lot.remaining >= n)
-            .values({Lot.remaining: Lot.remaining - n,
-                     getattr(Lot, counter): getattr(Lot, counter) + n})
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
-            # Cannot happen under the lock; if it does, nothing of this act stands.
-            raise InsufficientStock()
-        movements.append(LotMovement(lot_id=row.id, kind=kind, quantity=n, created_at=now,
-                                     created_by_id=actor.id if actor is not None else None,
-                                     **movement))
-        need -= n
-    db.session.add_all(movements)
-    _expire_lots([m.lot_id for m in movements])
-    db.session.flush()
-    return movements
+    actor_id = actor.id if actor is not None else None
+    db.session.connection().execute(_INSERT_MOVEMENT, [
+        {"lot_id": t.lot_id, "kind": kind, "quantity": t.quantity, "created_at": now,
+         "created_by_id": actor_id, **movement} for t in taken])
 
 
 def _expire_lots(lot_ids) -> None:
@@ -212,11 +254,11 @@ def _expire_lots(lot_ids) -> None:
 
 
 def take_for_checkout(actor: User | None, supermarket_id: int, product_id: int, quantity: int, *,
-                      household: Household, checkout_id: int | None = None) -> list[LotMovement]:
-    """For issue 5's checkout: take units, oldest lot first, recording the
-    household and its village on each allocation (never shown to donors).
-    The caller has checked roles and scope; call it once per product, in
-    product id order, inside the checkout's transaction."""
+                      household, checkout_id: int | None = None) -> list[Taken]:
+    """Take units for a checkout, oldest lot first, recording the household
+    and its village on each allocation (a donor's trace counts them; never
+    shows them). The caller has checked roles and scope. (`check_out` itself
+    takes with record=False and records once it has its checkout's id.)"""
     return take_units(supermarket_id, product_id, quantity, kind="redemption", actor=actor,
                       household_id=household.id, village_id=household.village_id,
                       checkout_id=checkout_id)
@@ -227,11 +269,12 @@ def return_for_void(actor: User | None, checkout_id: int) -> list[LotMovement]:
     came from. A second call finds nothing left to return (and a race is
     stopped by the unique returns_id)."""
     returned = select(LotMovement.returns_id).where(LotMovement.returns_id.is_not(None))
+    # In (product, lot) order: the order take_many locks lots in.
     taken = db.session.scalars(
-        select(LotMovement).where(LotMovement.checkout_id == checkout_id,
-                                  LotMovement.kind == "redemption",
-                                  LotMovement.id.not_in(returned))
-        .order_by(LotMovement.lot_id)).all()
+        select(LotMovement).join(Lot, Lot.id == LotMovement.lot_id)
+        .where(LotMovement.checkout_id == checkout_id, LotMovement.kind == "redemption",
+               LotMovement.id.not_in(returned))
+        .order_by(Lot.product_id, LotMovement.lot_id)).all()
     now = utcnow()
     back = []
     for m in taken:

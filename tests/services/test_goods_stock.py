@@ -166,11 +166,13 @@ def test_checkout_takes_and_void_returns_to_the_same_lots(world, products):
     receive(world, [(rice, 2)], received_on=days_ago(2))
     receive(world, [(rice, 5)], received_on=days_ago(1))
     hh = world.households["v1a"]
-    taken = stock.take_for_checkout(world.users["volunteer"], world.sm_east.id, rice.id, 4,
-                                    household=hh, checkout_id=77)
+    stock.take_for_checkout(world.users["volunteer"], world.sm_east.id, rice.id, 4,
+                            household=hh, checkout_id=77)
     db.session.commit()
-    assert [(m.quantity, m.household_id, m.village_id, m.checkout_id) for m in taken] == \
-        [(2, hh.id, hh.village_id, 77), (2, hh.id, hh.village_id, 77)]
+    taken = db.session.scalars(select(LotMovement).where(LotMovement.checkout_id == 77)
+                               .order_by(LotMovement.id)).all()
+    assert [(m.quantity, m.household_id, m.village_id, m.kind) for m in taken] == \
+        [(2, hh.id, hh.village_id, "redemption"), (2, hh.id, hh.village_id, "redemption")]
     old, new = lots_of(world.sm_east, rice)
     assert (old.remaining, old.redeemed, new.remaining, new.redeemed) == (0, 2, 3, 2)
     assert_lots_balance()
