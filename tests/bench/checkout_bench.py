@@ -49,8 +49,10 @@ def parse_args():
     p.add_argument("--requests", type=int, default=1_000, help="checkouts per concurrency level")
     p.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrency levels, e.g. 1,8,32")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    p.add_argument("--worker-class", default=None,
+                   help="gunicorn worker class: default sync on SQLite, gthread on PostgreSQL")
     p.add_argument("--threads", type=int, default=None,
-                   help="gunicorn threads per worker (gthread); default 1 on SQLite, 4 on PostgreSQL")
+                   help="gunicorn threads per worker (gthread); default 4")
     p.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432",
                    help="PostgreSQL server (a database is created on it and dropped)")
     p.add_argument("--months", type=int, default=12, help="months of points history in the demo")
@@ -233,7 +235,7 @@ def start_server(args, url: str, instance: Path) -> tuple[subprocess.Popen, int,
     log = instance / "gunicorn.log"
     env = {**os.environ, "FLASK_SQLALCHEMY_DATABASE_URI": url, "FLASK_SECRET_KEY": "bench",
            "FLASK_RATELIMIT_STORAGE_URI": "memory://"}
-    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", "gthread",
+    cmd = [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--worker-class", args.worker_class,
            "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
            "--backlog", "256", f"{args.factory}(instance_path={str(instance)!r})"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
@@ -324,14 +326,17 @@ def warm_up(port: int, shop: dict, seed: int) -> int:
 
 def main():
     args = parse_args()
+    if args.worker_class is None:
+        # SQLite runs one write transaction at a time: more threads per worker
+        # would only wait for it. Sync workers take each request from the
+        # shared listen socket when free, so the two workers (both cores)
+        # share the load evenly; gthread workers keep each client's keep-alive
+        # connection to themselves, and one can be busy while the other idles.
+        # PostgreSQL runs transactions side by side: threads overlap the waits
+        # for its answers.
+        args.worker_class = "sync" if args.db == "sqlite" else "gthread"
     if args.threads is None:
-        # SQLite runs one write transaction at a time, and a writer that finds
-        # the lock taken sleeps in SQLite's busy handler (1, 2, 5 ... 100 ms):
-        # more threads only queue there. One thread per worker leaves the
-        # queueing to the listen socket (first come, first served), two
-        # workers still use both cores. PostgreSQL runs transactions side by
-        # side, and threads overlap the waits for its answers.
-        args.threads = 1 if args.db == "sqlite" else 4
+        args.threads = 1 if args.worker_class == "sync" else 4
     workdir = Path(tempfile.mkdtemp(prefix="aixin-bench-"))
     instance = workdir / "instance"
     instance.mkdir()
@@ -339,7 +344,8 @@ def main():
     server = None
     try:
         say(f"Aixin checkout benchmark: {args.db}, {os.cpu_count()} CPUs, gunicorn {args.workers} workers"
-            f" x {args.threads} threads (gthread); load average {os.getloadavg()[0]:.1f}")
+            f" ({args.worker_class}" + (f", {args.threads} threads each" if args.worker_class != "sync" else "")
+            + f"); load average {os.getloadavg()[0]:.1f}")
         shop = reopen(args, url, instance) if args.reuse else build(args, url, instance)
         existing = count_checkouts(url, instance)
         server, port, log = start_server(args, url, instance)
