@@ -7,7 +7,7 @@ from app.models import Checkout, Household
 from app.services.accounts import issue_token
 from app.services.ledger_check import check_ledger
 from tests.checkout_helpers import card_for, give_points, more_households, stocked
-from tests.goods_helpers import level, race, receive, request_json
+from tests.goods_helpers import level, load_products, race, receive, request_json
 
 THREADS = 12
 
@@ -144,3 +144,36 @@ def test_revoked_card_never_checks_out(world, live):
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Checkout)) == 0
     assert db.session.get(Household, world.households["v1a"].id).balance == 100
+
+
+def test_checkouts_and_voids_of_the_same_goods_at_once(world, live):
+    """Six checkouts of two goods and six voids of earlier ones, at once, over lots whose ids interleave the two
+    products: no deadlock and no 5xx; every act lands, and stock and points add up exactly."""
+    products = load_products()
+    soap, salt = products["香皂"], products["食盐 400g"]
+    for product in (salt, soap, salt, soap):  # lot ids: salt, soap, salt, soap
+        receive(world, [(product, 15)])  # enough for all twelve carts, whatever lands first
+    buyers = more_households(world, THREADS)
+    for hh in buyers:
+        give_points(world, hh, 100)
+    toks = tokens(world, "volunteer", THREADS)
+    cart = [{"product_id": soap.id, "quantity": 2}, {"product_id": salt.id, "quantity": 1}]
+    with live() as base:
+        earlier = []
+        for i in range(6):
+            status, body = request_json(base, "POST", "/api/v1/checkouts", toks[i], {
+                "supermarket_id": world.sm_east.id, "household_id": buyers[i].id, "lines": cart})
+            assert status == 201, body
+            earlier.append(body["id"])
+        calls = [checkout_call(base, toks[6 + i], {"supermarket_id": world.sm_east.id,
+                                                    "household_id": buyers[6 + i].id, "lines": cart})
+                 for i in range(6)]
+        calls += [(lambda t=toks[i], c=earlier[i]: request_json(
+            base, "POST", f"/api/v1/checkouts/{c}/void", t, {"reason": "顾客退回"})) for i in range(6)]
+        results = race(calls)
+    assert statuses(results) == [200] * 6 + [201] * 6
+    db.session.rollback()
+    assert level(world.sm_east, soap) == 30 - 6 * 2 and level(world.sm_east, salt) == 30 - 6 * 1
+    total = 2 * soap.points_price + salt.points_price
+    assert [db.session.get(Household, hh.id).balance for hh in buyers] == [100] * 6 + [100 - total] * 6
+    assert check_ledger() == []
