@@ -36,10 +36,20 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
     register_errors(app)
     register_cli(app)
     register_logging(app)
+    register_proxy(app)
     from app.security import init_app as register_security
 
     register_security(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-For and -Proto from TRUSTED_PROXIES proxies in front."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def configure_database(app: Flask) -> None:

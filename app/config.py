@@ -25,6 +25,12 @@ class Defaults:
     LOGIN_FAILURES_PER_USERNAME = "10 per 15 minutes"
     LOGIN_FAILURES_PER_CLIENT = "50 per 15 minutes"
 
+    # Behind a reverse proxy (caddy, nginx) on the same machine: how many
+    # proxies to trust for X-Forwarded-For / -Proto, so the login throttling
+    # counts per tablet rather than for all of them together. 0: no proxy
+    # (the headers are ignored, as a client could forge them).
+    TRUSTED_PROXIES = 0
+
     # Cookies: secure only when the deployment serves HTTPS (a village LAN
     # on plain HTTP would otherwise lose its session cookie).
     HTTPS = False

@@ -1,6 +1,7 @@
 """POST/DELETE /api/v1/auth/token and bearer authentication."""
 import hashlib
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -88,3 +89,20 @@ def test_malformed_json_is_clear_error(client, world):
     assert r.get_json()["type"] == "validation-error"
     r = client.post("/api/v1/auth/token", json=["a", "b"])
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("trusted, separate", [(1, True), (0, False)])
+def test_client_throttling_behind_a_proxy(make_app, world, trusted, separate):
+    """Behind a trusted proxy each tablet (X-Forwarded-For) has its own failure count; without
+    TRUSTED_PROXIES the header is ignored, so a client cannot dodge the limit by forging it."""
+    app = make_app(TRUSTED_PROXIES=trusted, LOGIN_FAILURES_PER_CLIENT="3 per 15 minutes")
+    client = app.test_client()
+
+    def attempt(tablet, username, password="x" * 12):
+        return client.post("/api/v1/auth/token", json={"username": username, "password": password},
+                           headers={"X-Forwarded-For": tablet}).status_code
+
+    for i in range(3):
+        assert attempt("192.168.1.21", f"ghost{i}") == 401
+    assert attempt("192.168.1.21", "cadre", PASSWORD) == 429
+    assert attempt("192.168.1.22", "cadre", PASSWORD) == (201 if separate else 429)
