@@ -1,4 +1,5 @@
 """The demo county: regions, supermarkets, households and one login per role."""
+import hashlib
 import json
 import os
 import random
@@ -30,7 +31,13 @@ DONORS = [("青山县供销合作社", "organisation"), ("爱心人士 王建华
 
 
 def _logins_path() -> Path:
-    return Path(current_app.instance_path) / "demo-logins.json"
+    """The demo's logins, one file per database: a demo built into another
+    database (FLASK_SQLALCHEMY_DATABASE_URI) never shows the default's."""
+    folder = Path(current_app.instance_path)
+    url = db.engine.url.render_as_string(hide_password=True)
+    if url == "sqlite:///" + str(folder / "aixin.db"):
+        return folder / "demo-logins.json"
+    return folder / f"demo-logins-{hashlib.sha256(url.encode()).hexdigest()[:10]}.json"
 
 
 def _print_logins(echo) -> None:

@@ -158,3 +158,16 @@ def test_demo_leaves_a_real_database_alone(app, world):
     assert result.exit_code == 0 and "nothing done" in result.output
     db.session.rollback()
     assert (count(Region), count(Household), count(User)) == before
+
+
+def test_two_demo_databases_keep_their_own_logins(demo_app, tmp_path):
+    """Demos built into two databases from one instance folder each print their own logins, never the other's."""
+    first = logins(demo(demo_app))
+    other = create_app(base_config(f"sqlite:///{tmp_path}/other.db"), instance_path=demo_app.instance_path)
+    try:
+        second = logins(demo(other))
+        assert len(second) == 5 and second != first
+        assert logins(demo(demo_app)) == first and logins(demo(other)) == second
+    finally:
+        with other.app_context():
+            db.engine.dispose()
