@@ -23,11 +23,12 @@ def _babel(*args: str) -> None:
 @translate_cli.command("update")
 def update():
     """Extract messages from code and templates and merge them into the catalogues."""
-    _babel("extract", "-F", "app/babel.cfg", "-k", "_l", "--no-location", "--sort-output",
+    _babel("extract", "-F", "app/babel.cfg", "-k", "_l", "--no-location", "--sort-output", "--no-wrap",
            "-o", str(POT), ".")
     for lang in ("zh_Hans_CN", "en"):
         if (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").exists():
-            _babel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang, "--no-fuzzy-matching")
+            _babel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang, "--no-fuzzy-matching",
+                   "--no-wrap")
         else:
             _babel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", lang)
 

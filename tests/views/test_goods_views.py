@@ -155,6 +155,8 @@ def test_stocktake_pages(client, world, products):
     r = client.post(f"/goods/stock/{world.sm_east.id}/stocktakes", data={"note": ""})
     st = db.session.scalar(select(Stocktake))
     assert r.headers["Location"].endswith(f"/goods/stocktakes/{st.id}")
+    page = client.get(f"/goods/stocktakes/{st.id}").get_data(as_text=True)
+    assert "实盘数" in page and "已生效" not in page  # the counted column, not a ledger status
     client.post(f"/goods/stocktakes/{st.id}", data={"action": "save", f"counted-{soap.id}": "4"})
     client.post(f"/goods/stocktakes/{st.id}", data={"action": "submit"})
     db.session.refresh(st)
