@@ -61,15 +61,19 @@ def household_code(village_id: int, seq: int) -> str:
 
 
 def next_code(village: Region) -> str:
-    """The next household code of a village: its id and a sequence, unique
+    return reserve_codes(village, 1)[0]
+
+
+def reserve_codes(village: Region, n: int) -> list[str]:
+    """The next n household codes of a village: its id and a sequence, unique
     across the deployment. The UPDATE takes the row lock, so two clerks adding
     households at once never get the same number."""
     db.session.execute(
-        update(Region).where(Region.id == village.id).values(household_seq=Region.household_seq + 1)
+        update(Region).where(Region.id == village.id).values(household_seq=Region.household_seq + n)
         .execution_options(synchronize_session=False)
     )
-    seq = db.session.scalar(select(Region.household_seq).where(Region.id == village.id))
-    return household_code(village.id, seq)
+    last = db.session.scalar(select(Region.household_seq).where(Region.id == village.id))
+    return [household_code(village.id, seq) for seq in range(last - n + 1, last + 1)]
 
 
 def create_household(actor: User, data: dict) -> Household:
