@@ -1,7 +1,6 @@
 """The product list: add, edit, retire, look up by barcode, the shipped
 default list and spreadsheet import/export for the admin page."""
 import csv
-import io
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -15,7 +14,7 @@ from app.models import Product, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
 from app.services.scope import require_role
-from app.services.spreadsheets import export_table
+from app.services.spreadsheets import export_table, read_table
 from app.services.validate import as_id, integer, text
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "data" / "products-zh.csv"
@@ -314,36 +313,7 @@ def load_default_products(actor: User | None = None) -> int:
     return added
 
 
-def _decode(raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValidationError({"file": [_l("The file is not UTF-8 or GBK text.")]})
-
-
-def _table_from_xlsx(raw: bytes) -> list[list]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds of errors on a damaged file
-        raise ValidationError({"file": [_l("The file is not a readable .xlsx workbook.")]})
-    try:
-        table = []
-        for row in wb.worksheets[0].iter_rows(values_only=True):
-            table.append(list(row))
-            if len(table) > MAX_IMPORT_ROWS + 1:
-                break
-        return table
-    finally:
-        wb.close()
-
-
 def _rows(table: list[list]) -> list[tuple[int, dict]]:
-    if not table:
-        raise ValidationError({"file": [_l("The file is empty.")]})
     header = []
     for cell in table[0]:
         name = str(cell).strip() if cell is not None else ""
@@ -351,8 +321,6 @@ def _rows(table: list[list]) -> list[tuple[int, dict]]:
     missing = [c for c in ("name", "unit", "points_price") if c not in header]
     if missing:
         raise ValidationError({"file": [_l("Missing columns: %(columns)s", columns=", ".join(missing))]})
-    if len(table) > MAX_IMPORT_ROWS + 1:
-        raise ValidationError({"file": [_l("At most %(n)d rows at once.", n=MAX_IMPORT_ROWS)]})
     rows = []
     for number, values in enumerate(table[1:], start=2):
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
@@ -382,13 +350,7 @@ def import_products(actor: User | None, filename: str, raw: bytes) -> dict:
         require_role(actor, "admin")
     if len(raw) > MAX_IMPORT_BYTES:
         raise ValidationError({"file": [_l("The file is too large.")]})
-    lower = (filename or "").lower()
-    if lower.endswith(".xlsx"):
-        table = _table_from_xlsx(raw)
-    elif lower.endswith(".csv") or lower.endswith(".txt"):
-        table = list(csv.reader(io.StringIO(_decode(raw), newline="")))
-    else:
-        raise ValidationError({"file": [_l("Upload a .csv or .xlsx file.")]})
+    table = read_table(raw, filename, max_rows=MAX_IMPORT_ROWS)
     errors = Errors()
     plan = []
     seen = {"name": {}, "barcode": {}}

@@ -5,13 +5,9 @@ columns the register keeps (ID-card numbers and every other column are dropped
 as the file is read, and never reach the database or the disk), then
 `preview_import` checks each row against the acting user's villages and the
 register; `import_households` writes the good rows."""
-import csv
-import io
 import json
 import re
 import unicodedata
-import warnings
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -24,6 +20,7 @@ from app.services import audit
 from app.services.errors import Errors, ValidationError
 from app.services.households import reserve_codes, validate_fields
 from app.services.scope import require_role, visible_villages, writable_village
+from app.services.spreadsheets import csv_rows, file_error, open_workbook, unreadable
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -32,8 +29,6 @@ HEADER_SCAN = 10
 # Rows read at most, blank ones included, so a sparse sheet cannot keep us busy.
 MAX_SCANNED = 100_000
 MAX_COLUMNS = 100
-# Declared uncompressed size of an .xlsx at most (a zip bomb is refused before reading).
-MAX_UNPACKED = 100 * 1024 * 1024
 
 # Header aliases per field, best first. Compared after `_norm_header`.
 COLUMNS = {
@@ -124,8 +119,6 @@ class Preview:
                 "columns": dict(self.sheet.columns), "dropped": list(self.sheet.dropped)}
 
 
-def _file_error(message) -> ValidationError:
-    return ValidationError({"file": [message]})
 
 
 # Reading the file -------------------------------------------------------------
@@ -145,22 +138,7 @@ def _cell_text(value) -> str | None:
 
 
 def _xlsx_rows(data: bytes):
-    import openpyxl
-
-    unreadable = _file_error(_l("The file could not be read as a spreadsheet."))
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            # zipfile never inflates a member past its declared size, so this bounds the work.
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
-                raise unreadable
-        with warnings.catch_warnings():
-            # openpyxl warns about styles and extensions it does not know; irrelevant here.
-            warnings.simplefilter("ignore")
-            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except ValidationError:
-        raise
-    except Exception:  # a damaged or foreign zip fails in many ways
-        raise unreadable
+    workbook = open_workbook(data)
     try:
         first = None
         for sheet in workbook.worksheets:
@@ -174,7 +152,7 @@ def _xlsx_rows(data: bytes):
     except ValidationError:
         raise
     except Exception:  # openpyxl raises many kinds on malformed sheet XML
-        raise unreadable
+        raise unreadable() from None
     finally:
         workbook.close()
 
@@ -184,33 +162,16 @@ def _take(rows):
     data_rows = 0
     for n, row in enumerate(rows, start=1):
         if n > MAX_SCANNED:
-            raise _file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
+            raise file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
         if any(c is not None and str(c).strip() for c in row):
             data_rows += 1
             if data_rows > MAX_ROWS + HEADER_SCAN:
-                raise _file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
+                raise file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
         yield row
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise _file_error(_l("The file's text encoding was not recognised; save it as CSV (UTF-8) from Excel."))
-
-
 def _csv_rows(data: bytes):
-    if b"\x00" in data:
-        raise _file_error(_l("The file could not be read as a spreadsheet."))
-    text = _decode(data)
-    first = text.split("\n", 1)[0]
-    delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    try:
-        return [tuple(r) for r in _take(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))]
-    except csv.Error:
-        raise _file_error(_l("The file could not be read as a spreadsheet."))
+    return [tuple(r) for r in _take(csv_rows(data))]
 
 
 def _find_header(rows) -> int | None:
@@ -242,20 +203,20 @@ def parse_register(data: bytes, filename: str) -> Sheet:
     filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if len(data) > MAX_BYTES:
-        raise _file_error(_l("The file is larger than %(mb)d MB.", mb=MAX_BYTES // (1024 * 1024)))
+        raise file_error(_l("The file is larger than %(mb)d MB.", mb=MAX_BYTES // (1024 * 1024)))
     if data.startswith(b"\xd0\xcf\x11\xe0") or extension == "xls":
-        raise _file_error(_l("This is an old Excel (.xls) file: save it as .xlsx and upload it again."))
+        raise file_error(_l("This is an old Excel (.xls) file: save it as .xlsx and upload it again."))
     if extension not in ("xlsx", "csv"):
-        raise _file_error(_l("Upload an .xlsx or .csv file."))
+        raise file_error(_l("Upload an .xlsx or .csv file."))
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise _file_error(_l("The file is empty."))
+        raise file_error(_l("The file is empty."))
     # Trust the content over the name: Excel files are zip archives.
     rows = _xlsx_rows(data) if data.startswith(b"PK\x03\x04") else _csv_rows(data)
     if not any(_cell_text(c) for row in rows for c in row):
-        raise _file_error(_l("The file is empty."))
+        raise file_error(_l("The file is empty."))
     header_at = _find_header(rows)
     if header_at is None:
-        raise _file_error(_l("No column for the head of household (户主姓名) was found in the first rows."))
+        raise file_error(_l("No column for the head of household (户主姓名) was found in the first rows."))
     indexes, dropped = _map_header(rows[header_at])
     columns = {fld: _cell_text(rows[header_at][i]) for fld, i in indexes.items()}
     sheet = Sheet(filename, columns, dropped)
@@ -264,9 +225,9 @@ def parse_register(data: bytes, filename: str) -> Sheet:
         if any(v is not None for v in values.values()):
             sheet.records.append(Record(number, values))
     if not sheet.records:
-        raise _file_error(_l("The file has a header row but no households."))
+        raise file_error(_l("The file has a header row but no households."))
     if len(sheet.records) > MAX_ROWS:
-        raise _file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
+        raise file_error(_l("The file has more than %(n)d rows; split it into smaller files.", n=MAX_ROWS))
     return sheet
 
 

@@ -1,6 +1,14 @@
-"""Writing a table as a spreadsheet download, shared by every export."""
+"""Spreadsheets in and out, shared by every import and export: reading an
+uploaded .xlsx or .csv (UTF-8 with or without BOM, or GB18030 as Chinese
+Excel writes it) into a table, and writing a table as a download."""
 import csv
 import io
+import warnings
+import zipfile
+
+from flask_babel import lazy_gettext as _l
+
+from app.services.errors import ValidationError
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
@@ -30,3 +38,91 @@ def export_table(name: str, columns, rows, fmt: str = "csv", *,
     writer.writerow(columns)
     writer.writerows(rows)
     return ("\ufeff" + out.getvalue()).encode("utf-8"), CSV_MIME, f"{name}.csv"
+
+
+# -- reading -----------------------------------------------------------------------
+
+# A zip whose members unpack to more than this is refused before openpyxl opens it.
+MAX_UNPACKED = 100 * 1024 * 1024
+
+
+def file_error(message) -> ValidationError:
+    return ValidationError({"file": [message]})
+
+
+def unreadable() -> ValidationError:
+    return file_error(_l("The file could not be read as a spreadsheet."))
+
+
+def decode_text(raw: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise file_error(_l("The file's text encoding was not recognised; save it as CSV (UTF-8) from Excel."))
+
+
+def csv_rows(raw: bytes):
+    """The rows of a CSV (comma or tab separated), as an iterator of lists."""
+    if b"\x00" in raw:
+        raise unreadable()
+    text = decode_text(raw)
+    first = text.split("\n", 1)[0]
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    try:
+        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    except csv.Error:
+        raise unreadable() from None
+
+
+def open_workbook(raw: bytes):
+    """An openpyxl workbook (read-only, values only); the caller closes it."""
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            # zipfile never inflates a member past its declared size, so this bounds the work.
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED:
+                raise unreadable()
+        with warnings.catch_warnings():
+            # openpyxl warns about styles and extensions it does not know; irrelevant here.
+            warnings.simplefilter("ignore")
+            return openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except ValidationError:
+        raise
+    except Exception:  # a damaged or foreign zip fails in many ways
+        raise unreadable() from None
+
+
+def read_table(raw: bytes, filename: str, *, max_rows: int) -> list[list]:
+    """The first sheet of an .xlsx, or a .csv/.txt, as a list of rows: the
+    header and at most `max_rows` more (a longer file is refused)."""
+    lower = (filename or "").lower()
+    if lower.endswith(".xlsx"):
+        workbook = open_workbook(raw)
+        try:
+            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            table = _capped(rows, max_rows)
+        except ValidationError:
+            raise
+        except Exception:  # openpyxl raises many kinds on malformed sheet XML
+            raise unreadable() from None
+        finally:
+            workbook.close()
+    elif lower.endswith(".csv") or lower.endswith(".txt"):
+        table = _capped(csv_rows(raw), max_rows)
+    else:
+        raise file_error(_l("Upload a .csv or .xlsx file."))
+    if not table:
+        raise file_error(_l("The file is empty."))
+    return table
+
+
+def _capped(rows, max_rows: int) -> list[list]:
+    table = []
+    for row in rows:
+        table.append(list(row))
+        if len(table) > max_rows + 1:
+            raise file_error(_l("At most %(n)d rows at once.", n=max_rows))
+    return table

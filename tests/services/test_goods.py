@@ -140,6 +140,17 @@ def test_import_is_all_or_nothing(world):
         assert "file" in err.value.errors
 
 
+def test_import_reads_excel_csv_in_gb18030_and_tabs(world):
+    """A product list saved by Chinese Excel (GB18030, or tab-separated text) imports like a UTF-8 one."""
+    rows = [["名称", "单位", "积分"], ["手电筒", "个", "20"], ["雨伞", "把", "15"]]
+    gbk = _csv(rows).decode("utf-8").encode("gb18030")
+    assert goods.import_products(world.users["admin"], "list.csv", gbk)["added"] == 2
+    tabs = "\n".join("\t".join(r) for r in [["名称", "单位", "积分"], ["草帽", "顶", "8"]]).encode("utf-8")
+    assert goods.import_products(world.users["admin"], "list.txt", tabs)["added"] == 1
+    db.session.commit()
+    assert {p.name for p in db.session.scalars(select(Product))} == {"手电筒", "雨伞", "草帽"}
+
+
 def test_export_then_import_xlsx_changes_nothing(world):
     """The Excel export imports back unchanged, barcodes kept as text; retiring works through the active column."""
     goods.load_default_products()
