@@ -243,6 +243,11 @@
   document.addEventListener("click", function (event) {
     if (!event.target.closest("input, select, textarea, button, a, label, summary")) { focusScan(); }
   });
+  // A tapped button (+/-, remove) never takes the focus from the scan field: a
+  // scanner that types right after the tap would otherwise lose its first characters.
+  document.addEventListener("mousedown", function (event) {
+    if (document.activeElement === scan && event.target.closest("button")) { event.preventDefault(); }
+  });
 
   form.addEventListener("submit", function (event) {
     if (!lines.length) {
