@@ -1,8 +1,12 @@
 """Engine set-up shared by every entry point: SQLite pragmas and write transactions."""
-import fcntl
 import os
 import sqlite3
 import time
+
+try:
+    import fcntl
+except ImportError:  # Windows: writers fall back to SQLite's busy handler
+    fcntl = None
 
 from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy import event
@@ -37,7 +41,7 @@ class SQLiteConnection(sqlite3.Connection):
     def open_writer_lock(self) -> None:
         row = self.execute("PRAGMA database_list").fetchone()
         path = row[2] if row else ""
-        if path:  # not for an in-memory database
+        if path and fcntl is not None:  # not for an in-memory database
             self.writer_fd = os.open(path + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
 
     def begin_immediate(self, timeout: float = 30.0) -> None:
