@@ -164,6 +164,20 @@ def test_monthly_limit(make_app, world, shop):
     assert client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 2))).status_code == 201
 
 
+def test_refusal_order_with_a_monthly_limit(make_app, world, shop):
+    """With a limit: short stock beats the limit, and the limit beats too few points; nothing is written."""
+    client = make_app(CHECKOUT_MONTHLY_LIMIT=60).test_client()
+    headers = world.headers("volunteer")
+    before = counts()
+    # 50 bags (10 in stock), past the limit and the balance: stock first
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 50)))
+    assert r.get_json()["type"] == "insufficient-stock"
+    # 3 bags: 150 points, past the limit (60) and the balance (100): the limit first
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 3)))
+    assert r.status_code == 422 and r.get_json()["type"] == "limit-exceeded"
+    assert counts() == before and balance(world, "v1a") == 100
+
+
 def test_roles(client, world, shop):
     """Only volunteers (at their supermarket) and admins check out."""
     for user in ("staff", "cadre", "donor"):
