@@ -117,7 +117,7 @@ def live(database_url, tmp_path, app):
     server has written, `db.session.rollback()` before reading its results."""
     from tests.live import live_server
 
-    def start(**env):
-        return live_server(database_url, str(tmp_path / "live-instance"), env=env)
+    def start(workers: int = 0, **env):
+        return live_server(database_url, str(tmp_path / "live-instance"), env=env, workers=workers)
 
     return start

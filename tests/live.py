@@ -19,12 +19,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(database_url: str, instance_path: str, *, threads: int = 16, env: dict | None = None):
+def live_server(database_url: str, instance_path: str, *, threads: int = 16, env: dict | None = None,
+                workers: int = 0):
     """Serve the app with a threaded server in a child process; yield its base URL.
 
     Uses Werkzeug's threaded server (one process, many threads), which is how
-    a village runs `flask run`; races between requests are real. Config goes
-    through FLASK_ environment variables exactly as in production."""
+    a village runs `flask run`; races between requests are real. With
+    workers=N, gunicorn's N sync worker processes instead, as in production:
+    the races then cross processes. Config goes through FLASK_ environment
+    variables exactly as in production."""
     port = free_port()
     child_env = {
         **os.environ,
@@ -40,11 +43,14 @@ def live_server(database_url: str, instance_path: str, *, threads: int = 16, env
         "app = create_app(instance_path=os.environ['AIXIN_INSTANCE_PATH']);"
         f"run_simple('127.0.0.1', {port}, app, threaded=True)"
     )
+    cmd = [sys.executable, "-c", code]
+    if workers:
+        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", f"app:create_app(instance_path={instance_path!r})"]
     os.makedirs(instance_path, exist_ok=True)
     log_path = Path(instance_path) / f"server-{port}.log"
     log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=child_env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 20

@@ -177,3 +177,43 @@ def test_checkouts_and_voids_of_the_same_goods_at_once(world, live):
     total = 2 * soap.points_price + salt.points_price
     assert [db.session.get(Household, hh.id).balance for hh in buyers] == [100] * 6 + [100 - total] * 6
     assert check_ledger() == []
+
+
+def test_monthly_limit_holds_under_racing_carts(world, live):
+    """Limit 60 a month, balance 1000, twelve 30-point carts at once: exactly two succeed, the rest are
+    limit-exceeded; the limit is checked under the household's lock, not before it."""
+    products = stocked(world, {"食盐 400g": 300})
+    salt = products["食盐 400g"]
+    hh = world.households["v1a"]
+    give_points(world, hh, 1000)
+    toks = tokens(world, "volunteer", THREADS)
+    body = {"supermarket_id": world.sm_east.id, "household_id": hh.id,
+            "lines": [{"product_id": salt.id, "quantity": 30 // salt.points_price}]}
+    assert salt.points_price * (30 // salt.points_price) == 30
+    with live(FLASK_CHECKOUT_MONTHLY_LIMIT="60") as base:
+        results = race([checkout_call(base, t, body) for t in toks])
+    assert statuses(results) == [201] * 2 + [422] * 10
+    assert {b["type"] for s, b in results if s == 422} == {"limit-exceeded"}
+    db.session.rollback()
+    assert db.session.get(Household, hh.id).balance == 1000 - 60
+    assert check_ledger() == []
+
+
+def test_last_units_across_worker_processes(world, live):
+    """The last 5 bags of rice, 12 households at once on three gunicorn worker processes (SQLite's
+    writers queue across processes): exactly 5 sold, no 5xx, stock and points add up."""
+    products = stocked(world, {"大米 5kg": 5})
+    buyers = more_households(world, THREADS)
+    for hh in buyers:
+        give_points(world, hh, 100)
+    toks = tokens(world, "volunteer", THREADS)
+    rice = products["大米 5kg"]
+    with live(workers=3) as base:
+        results = race([checkout_call(base, toks[i], {
+            "supermarket_id": world.sm_east.id, "household_id": hh.id,
+            "lines": [{"product_id": rice.id, "quantity": 1}]}) for i, hh in enumerate(buyers)])
+    assert statuses(results) == [201] * 5 + [409] * 7
+    db.session.rollback()
+    assert level(world.sm_east, rice) == 0
+    assert sum(db.session.get(Household, hh.id).balance for hh in buyers) == 100 * THREADS - 5 * rice.points_price
+    assert check_ledger() == []
