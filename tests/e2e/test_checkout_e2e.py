@@ -16,21 +16,13 @@ from app.services.card_images import card_image
 from app.services.cards import CardRevoked
 from tests.checkout_helpers import card_for, counts, give_points, stocked
 from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path
-from tests.factories import PASSWORD
+from tests.e2e.helpers import login
 from tests.goods_helpers import load_products, receive
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 1024, "height": 768}
-
-
-def login(page, base, username):
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def scan(page, text):

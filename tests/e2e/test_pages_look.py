@@ -2,20 +2,12 @@
 both languages, at phone and desktop width. Screenshots land in tests/_artifacts."""
 import pytest
 
-from tests.factories import PASSWORD
+from tests.e2e.helpers import login
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def login(page, base, username):
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_login_page_is_chinese_whatever_the_browser_language(browser, world, live, shots):

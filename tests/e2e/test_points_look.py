@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import LedgerEntry
 from app.services import cards, passbook, points, posting, rules
 from app.services.households import create_household
-from tests.factories import PASSWORD
+from tests.e2e.helpers import login
 from tests.points_helpers import at, award, photo
 
 pytestmark = pytest.mark.browser
@@ -18,14 +18,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 NAMES = ["欧阳小明", "张三丰", "李堃", "赵犇", "陈淑华", "刘建国", "黄晓燕", "周喆"]
-
-
-def login(page, base, username):
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def shoot(page, path):

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Donation, Lot
-from tests.factories import PASSWORD
+from tests.e2e.helpers import login
 from tests.goods_helpers import load_products
 
 pytestmark = pytest.mark.browser
@@ -13,14 +13,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 1024, "height": 768}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def login(page, base, username):
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def scan(page, text):
