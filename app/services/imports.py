@@ -20,7 +20,7 @@ from app.services import audit
 from app.services.errors import Errors, ValidationError
 from app.services.households import reserve_codes, validate_fields
 from app.services.scope import require_role, visible_villages, writable_village
-from app.services.spreadsheets import csv_rows, file_error, open_workbook, unreadable
+from app.services.spreadsheets import csv_rows, file_error, reading_workbook
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -138,8 +138,7 @@ def _cell_text(value) -> str | None:
 
 
 def _xlsx_rows(data: bytes):
-    workbook = open_workbook(data)
-    try:
+    with reading_workbook(data) as workbook:
         first = None
         for sheet in workbook.worksheets:
             rows = list(_take(sheet.iter_rows(max_col=MAX_COLUMNS, max_row=MAX_SCANNED + 1,
@@ -149,12 +148,6 @@ def _xlsx_rows(data: bytes):
                 return rows
             first = rows if first is None else first
         return first or []
-    except ValidationError:
-        raise
-    except Exception:  # openpyxl raises many kinds on malformed sheet XML
-        raise unreadable() from None
-    finally:
-        workbook.close()
 
 
 def _take(rows):

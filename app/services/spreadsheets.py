@@ -5,6 +5,7 @@ import csv
 import io
 import warnings
 import zipfile
+from contextlib import contextmanager
 
 from flask_babel import lazy_gettext as _l
 
@@ -95,21 +96,29 @@ def open_workbook(raw: bytes):
         raise unreadable() from None
 
 
+@contextmanager
+def reading_workbook(raw: bytes):
+    """`with reading_workbook(raw) as workbook:` an openpyxl workbook, closed
+    afterwards; whatever a malformed sheet makes openpyxl raise inside the
+    block becomes the same clear "could not be read" error."""
+    workbook = open_workbook(raw)
+    try:
+        yield workbook
+    except ValidationError:
+        raise
+    except Exception:  # openpyxl raises many kinds on malformed sheet XML
+        raise unreadable() from None
+    finally:
+        workbook.close()
+
+
 def read_table(raw: bytes, filename: str, *, max_rows: int) -> list[list]:
     """The first sheet of an .xlsx, or a .csv/.txt, as a list of rows: the
     header and at most `max_rows` more (a longer file is refused)."""
     lower = (filename or "").lower()
     if lower.endswith(".xlsx"):
-        workbook = open_workbook(raw)
-        try:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
-            table = _capped(rows, max_rows)
-        except ValidationError:
-            raise
-        except Exception:  # openpyxl raises many kinds on malformed sheet XML
-            raise unreadable() from None
-        finally:
-            workbook.close()
+        with reading_workbook(raw) as workbook:
+            table = _capped(workbook.worksheets[0].iter_rows(values_only=True), max_rows)
     elif lower.endswith(".csv") or lower.endswith(".txt"):
         table = _capped(csv_rows(raw), max_rows)
     else:
