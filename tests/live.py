@@ -1,10 +1,13 @@
 """A real server in a separate process, on the test's database: for races
 (many client threads at once) and for the browser tests."""
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,3 +76,41 @@ def live_server(database_url: str, instance_path: str, *, threads: int = 16, env
             proc.kill()
             proc.wait()
         log.close()
+
+
+def request_json(base: str, method: str, path: str, token: str, body=None, headers=None):
+    """A request to a live server; (status, parsed body)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        base + path, method=method, data=data,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                 **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw or b"null")
+        except ValueError:
+            return err.code, raw.decode(errors="replace")
+
+
+def race(calls: list) -> list:
+    """Run the callables in threads released at the same moment; their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i, fn):
+        barrier.wait()
+        try:
+            results[i] = fn()
+        except Exception as err:  # reported as a result so the test shows it
+            results[i] = err
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -1,15 +1,12 @@
 """Helpers for the points tests: rules, awards, photos, and racing HTTP clients."""
 import io
-import json
-import threading
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from PIL import Image
 
 from app.extensions import db
 from app.services import points, rules
+from tests.live import request_json
 
 
 def make_rule(code: str, pts: int, *, cap: int | None = None, evidence: bool = False,
@@ -64,32 +61,4 @@ def photo(width=3000, height=2000, fmt="JPEG", exif=True) -> bytes:
 
 def post_json(base: str, path: str, token: str, body: dict, headers: dict | None = None):
     """POST JSON to a live server; (status, parsed body)."""
-    req = urllib.request.Request(
-        base + path, method="POST", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-                 **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
-
-
-def race(calls: list) -> list:
-    """Run the callables in threads released at the same moment; their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, fn):
-        barrier.wait()
-        try:
-            results[i] = fn()
-        except Exception as err:  # reported as a result so the test shows it
-            results[i] = err
-
-    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
+    return request_json(base, "POST", path, token, body, headers)

@@ -1,7 +1,6 @@
 """The application shell: health check, secret key, SQLite settings and what the logs may hold."""
 import json
 import logging
-import os
 import stat
 import threading
 import urllib.parse

@@ -17,7 +17,8 @@ from app.models import Household, LedgerEntry
 from app.services.households import create_household
 from app.services.posting import post_due_on
 from app.services.ledger_check import check_ledger
-from tests.points_helpers import at, award, make_rule, post_json, race, today
+from tests.live import race
+from tests.points_helpers import at, award, make_rule, post_json, today
 
 CLIENTS = 12
 

@@ -4,7 +4,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Lot, Writeoff
-from tests.goods_helpers import assert_lots_balance, level, load_products, race, receive, request_json
+from tests.goods_helpers import assert_lots_balance, level, load_products, receive
+from tests.live import race, request_json
 
 THREADS = 12
 

@@ -3,7 +3,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import AuditRecord, Region, Supermarket, User
+from app.models import AuditRecord, User
 from tests.api.problems import assert_problem, snapshot
 from tests.factories import PASSWORD
 

@@ -38,9 +38,11 @@ def main():
     from app.services import imports
 
     workdir = Path(tempfile.mkdtemp(prefix="aixin-import-bench-"))
-    drop = None
     if args.db == "sqlite":
         url = f"sqlite:///{workdir / 'bench.db'}"
+
+        def drop():
+            pass
     else:
         import psycopg
 
@@ -95,8 +97,7 @@ def main():
             db.session.remove()
             db.engine.dispose()
     finally:
-        if drop:
-            drop()
+        drop()
 
 
 if __name__ == "__main__":
