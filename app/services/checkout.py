@@ -5,8 +5,8 @@ Races (DESIGN.md invariants 2, 3, 4): the household row is locked first,
 by the conditional UPDATE that debits it (balance >= total, its row count
 checked); on SQLite the views run under `late_write_lock`, and that first
 write is where BEGIN IMMEDIATE takes the whole database. Then the lots, in
-product and id order, by `take_many`. Any refusal raises, and the request rolls everything back.
-What is read before the lock point (the card, the household, the products)
+product and id order, by `take_many`. Any refusal raises, and the request
+rolls everything back. What is read before the lock point (the card, the household, the products)
 may change under us as it may on PostgreSQL; what must not (stock, balance,
 the monthly limit, due entries) is read or re-checked after it."""
 from datetime import datetime, timedelta
@@ -174,18 +174,15 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     # than the SQL on the counter's hot path).
     balance = conn.execute(_DEBIT, {"household_id": household.id, "total": total, "now": now}).scalar()
     left = monthly_limit_left(household, now)  # spent this month before this checkout
-    if balance is None:
-        # Refused; api.md orders the refusals: stock, the monthly limit, then points.
-        take_many(sm.id, wanted, kind="redemption")
-        if left is not None and total > left:
-            raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
-        balance = conn.execute(_BALANCE, {"household_id": household.id}).scalar()
-        raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
-                                    balance=balance, total=total))
-    # Then the lots, in (product, id) order; InsufficientStock here.
+    # Then the lots, in (product, id) order. A refused debit is answered only
+    # after them: api.md orders the refusals stock, the monthly limit, points.
     taken = take_many(sm.id, wanted, kind="redemption")
     if left is not None and total > left:
         raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
+    if balance is None:
+        balance = conn.execute(_BALANCE, {"household_id": household.id}).scalar()
+        raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
+                                    balance=balance, total=total))
     db.session.expire(household, ["balance", "updated_at"])
 
     card_id = card.id if card else None
