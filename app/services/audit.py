@@ -18,18 +18,16 @@ def record(actor: User | None, action: str, obj, **details) -> None:
 def record_ref(actor: User | None, action: str, object_type: str, object_id: int | None,
                **details) -> None:
     """The same, for an object written with Core (its table's name and id)."""
-    db.session.connection().execute(_INSERT, {
-        "at": utcnow(), "user_id": actor.id if actor is not None else None, "action": action,
-        "object_type": object_type, "object_id": object_id, "details": details})
+    record_many(actor, action, object_type, [object_id], **details)
 
 
-def record_many(actor: User | None, action: str, object_type: str, object_ids: list[int],
+def record_many(actor: User | None, action: str, object_type: str, object_ids: list[int | None],
                 **details) -> None:
     """The same action on many objects written with Core (an import): one statement."""
     if not object_ids:
         return
     at = utcnow()
     user_id = actor.id if actor is not None else None
-    db.session.connection().execute(_INSERT, [
-        {"at": at, "user_id": user_id, "action": action, "object_type": object_type,
-         "object_id": object_id, "details": details} for object_id in object_ids])
+    rows = [{"at": at, "user_id": user_id, "action": action, "object_type": object_type,
+             "object_id": object_id, "details": details} for object_id in object_ids]
+    db.session.connection().execute(_INSERT, rows)
