@@ -49,3 +49,10 @@ def assert_lots_balance() -> None:
     assert bad == 0
 
 
+def redeem(actor, supermarket_id: int, product_id: int, quantity: int, *, household,
+           checkout_id: int | None = None):
+    """Units taken as a checkout takes them (redemption movements carrying the
+    household and its village), without the checkout: for lot and trace tests."""
+    return stock.take_units(supermarket_id, product_id, quantity, kind="redemption", actor=actor,
+                            household_id=household.id, village_id=household.village_id,
+                            checkout_id=checkout_id)

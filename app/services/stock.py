@@ -253,17 +253,6 @@ def _expire_lots(lot_ids) -> None:
             db.session.expire(obj)
 
 
-def take_for_checkout(actor: User | None, supermarket_id: int, product_id: int, quantity: int, *,
-                      household, checkout_id: int | None = None) -> list[Taken]:
-    """Take units for a checkout, oldest lot first, recording the household
-    and its village on each allocation (a donor's trace counts them; never
-    shows them). The caller has checked roles and scope. (`check_out` itself
-    takes with record=False and records once it has its checkout's id.)"""
-    return take_units(supermarket_id, product_id, quantity, kind="redemption", actor=actor,
-                      household_id=household.id, village_id=household.village_id,
-                      checkout_id=checkout_id)
-
-
 def return_for_void(actor: User | None, checkout_id: int) -> list[LotMovement]:
     """For issue 5's void: give every unit a checkout took back to the lot it
     came from. A second call finds nothing left to return (and a race is

@@ -9,7 +9,7 @@ from app.models import Donation, Donor, IdempotencyKey, Lot, LotMovement, Produc
 from app.services import stock
 from tests.api.problems import assert_problem
 from tests.factories import count
-from tests.goods_helpers import assert_lots_balance, level, load_products, receive
+from tests.goods_helpers import assert_lots_balance, level, load_products, receive, redeem
 
 
 @pytest.fixture
@@ -313,7 +313,7 @@ def test_donation_trace(client, world, products):
     rice = products["大米 5kg"]
     d = receive(world, [(rice, 10)])
     for name, n in (("v1a", 2), ("v1b", 1), ("v2a", 3)):
-        stock.take_for_checkout(None, world.sm_east.id, rice.id, n, household=world.households[name])
+        redeem(None, world.sm_east.id, rice.id, n, household=world.households[name])
     stock.write_off(None, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
     db.session.commit()
     r = client.get(f"/api/v1/donations/{d.id}/trace", headers=world.headers("donor"))

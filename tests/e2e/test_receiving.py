@@ -6,7 +6,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Donation, Lot
 from tests.e2e.helpers import login
-from tests.goods_helpers import load_products
+from tests.goods_helpers import load_products, redeem
 
 pytestmark = pytest.mark.browser
 
@@ -152,9 +152,9 @@ def test_goods_pages_look(browser, world, live, shots):
                                          "lines": [{"product_id": products["大米 5kg"].id, "quantity": 40},
                                                    {"product_id": products["香皂"].id, "quantity": 3,
                                                     "unit_value": "4.50"}]})
-    stock.take_for_checkout(vol, world.sm_east.id, products["大米 5kg"].id, 6,
+    redeem(vol, world.sm_east.id, products["大米 5kg"].id, 6,
                             household=world.households["v1a"])
-    stock.take_for_checkout(vol, world.sm_east.id, products["大米 5kg"].id, 4,
+    redeem(vol, world.sm_east.id, products["大米 5kg"].id, 4,
                             household=world.households["v2a"])
     st = stock.start_stocktake(vol, world.sm_east.id)
     stock.record_counts(vol, st.id, {"counts": [{"product_id": products["香皂"].id, "counted": 2}]})

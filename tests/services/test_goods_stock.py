@@ -14,7 +14,7 @@ from app.services.errors import (
 )
 from app.services.ledger_check import check_ledger
 from tests.factories import count
-from tests.goods_helpers import assert_lots_balance, level, load_products, lots_of, receive
+from tests.goods_helpers import assert_lots_balance, level, load_products, lots_of, receive, redeem
 
 
 @pytest.fixture
@@ -161,12 +161,12 @@ def test_transfer_refusals(world, products):
 
 
 def test_checkout_takes_and_void_returns_to_the_same_lots(world, products):
-    """take_for_checkout records household and village per lot; return_for_void gives each unit back to its lot, once."""
+    """A redemption records household and village per lot; return_for_void gives each unit back to its lot, once."""
     rice = products["大米 5kg"]
     receive(world, [(rice, 2)], received_on=days_ago(2))
     receive(world, [(rice, 5)], received_on=days_ago(1))
     hh = world.households["v1a"]
-    stock.take_for_checkout(world.users["volunteer"], world.sm_east.id, rice.id, 4,
+    redeem(world.users["volunteer"], world.sm_east.id, rice.id, 4,
                             household=hh, checkout_id=77)
     db.session.commit()
     taken = db.session.scalars(select(LotMovement).where(LotMovement.checkout_id == 77)
@@ -184,7 +184,7 @@ def test_checkout_takes_and_void_returns_to_the_same_lots(world, products):
     assert stock.return_for_void(world.users["admin"], 77) == []
     assert_lots_balance()
     with pytest.raises(InsufficientStock):
-        stock.take_for_checkout(None, world.sm_east.id, rice.id, 8, household=hh)
+        redeem(None, world.sm_east.id, rice.id, 8, household=hh)
 
 
 def test_stocktake_count_review_finalize(world, products):
@@ -265,14 +265,14 @@ def test_lot_arithmetic_after_every_kind_of_movement(world, products):
     receive(world, [(rice, 20)], received_on=days_ago(4))
     receive(world, [(rice, 7)], received_on=days_ago(2))
     vol, admin = world.users["volunteer"], world.users["admin"]
-    stock.take_for_checkout(vol, world.sm_east.id, rice.id, 6, household=world.households["v1a"], checkout_id=1)
+    redeem(vol, world.sm_east.id, rice.id, 6, household=world.households["v1a"], checkout_id=1)
     assert_lots_balance()
     stock.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 3, "reason": "expired"})
     assert_lots_balance()
     stock.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
                                "product_id": rice.id, "quantity": 14})
     assert_lots_balance()
-    stock.take_for_checkout(None, world.sm_west.id, rice.id, 5, household=world.households["v3a"], checkout_id=2)
+    redeem(None, world.sm_west.id, rice.id, 5, household=world.households["v3a"], checkout_id=2)
     stock.transfer_stock(admin, {"from_supermarket_id": world.sm_west.id, "to_supermarket_id": world.sm_east.id,
                                  "product_id": rice.id, "quantity": 4})
     assert_lots_balance()
@@ -404,7 +404,7 @@ def test_cash_donation_buys_goods_traced_to_the_donor(world, products):
         donations.record_purchase(vol, goods_donation.id, {"lines": [
             {"product_id": oil.id, "quantity": 1, "unit_value": 1}]})
     db.session.rollback()
-    stock.take_for_checkout(vol, world.sm_east.id, oil.id, 3, household=world.households["v2a"])
+    redeem(vol, world.sm_east.id, oil.id, 3, household=world.households["v2a"])
     trace = donations.trace_donation(vol, cash.id)
     assert trace["amount"] == 1000.5 and trace["spent"] == 650
     assert [(line["product_id"], line["quantity"], line["redeemed"]) for line in trace["lines"]] == [(oil.id, 10, 3)]
@@ -420,14 +420,14 @@ def test_trace_follows_units_through_transfers_and_voids(world, products):
     d = receive(world, [(rice, 10), (soap, 6)])
     vol = world.users["volunteer"]
     hh = world.households
-    stock.take_for_checkout(vol, world.sm_east.id, rice.id, 2, household=hh["v1a"], checkout_id=1)
-    stock.take_for_checkout(vol, world.sm_east.id, rice.id, 1, household=hh["v1a"], checkout_id=2)
-    stock.take_for_checkout(vol, world.sm_east.id, rice.id, 1, household=hh["v2a"], checkout_id=3)
-    stock.take_for_checkout(vol, world.sm_east.id, rice.id, 1, household=hh["v1b"], checkout_id=4)
+    redeem(vol, world.sm_east.id, rice.id, 2, household=hh["v1a"], checkout_id=1)
+    redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v1a"], checkout_id=2)
+    redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v2a"], checkout_id=3)
+    redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v1b"], checkout_id=4)
     stock.return_for_void(vol, 4)
     stock.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
                                "product_id": rice.id, "quantity": 3})
-    stock.take_for_checkout(None, world.sm_west.id, rice.id, 2, household=hh["v3a"], checkout_id=5)
+    redeem(None, world.sm_west.id, rice.id, 2, household=hh["v3a"], checkout_id=5)
     stock.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
     db.session.commit()
     trace = donations.trace_donation(world.users["donor"], d.id)
@@ -456,7 +456,7 @@ def test_donor_trace_sums_over_donations_and_is_private(world, products):
     rice = products["大米 5kg"]
     receive(world, [(rice, 4)])
     receive(world, [(rice, 6)], supermarket=world.sm_west, user="volunteer_west")
-    stock.take_for_checkout(None, world.sm_west.id, rice.id, 2, household=world.households["v3a"])
+    redeem(None, world.sm_west.id, rice.id, 2, household=world.households["v3a"])
     db.session.commit()
     trace = donations.trace_donor(world.users["donor"], world.donor.id)
     assert trace["donations"] == 2
