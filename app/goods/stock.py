@@ -73,30 +73,42 @@ def _products_in_stock(sm_id: int) -> list[tuple[Product, int]]:
     return [(p, int(n)) for p, n in rows]
 
 
+def _choose_product_in_stock(form, sm: Supermarket) -> None:
+    """The form's product choices: what this supermarket has, with how many;
+    ?product_id= (a link from the stock page) preselects one."""
+    form.product_id.choices = select_choices([("", _("— choose —"))] + [
+        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in _products_in_stock(sm.id)])
+    if request.method == "GET" and request.args.get("product_id"):
+        form.product_id.data = request.args.get("product_id")
+
+
+def _took_stock(form, act) -> bool:
+    """Run a service act that takes units (a write-off, a transfer) and commit;
+    a refusal goes back on the form, with nothing written."""
+    try:
+        act()
+        db.session.commit()
+    except ValidationError as err:
+        db.session.rollback()
+        apply_errors(form, err)
+    except InsufficientStock as err:
+        db.session.rollback()
+        form.quantity.errors = [str(err.detail)]
+    else:
+        return True
+    return False
+
+
 @bp.route("/stock/<int:supermarket_id>/writeoff", methods=["GET", "POST"])
 def writeoff(supermarket_id: int):
     sm = service.writable_supermarket(current_user, supermarket_id)
     form = WriteoffForm()
-    in_stock = _products_in_stock(sm.id)
-    form.product_id.choices = select_choices([("", _("— choose —"))] + [
-        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in in_stock])
-    if request.method == "GET" and request.args.get("product_id"):
-        form.product_id.data = request.args.get("product_id")
-    if form.validate_on_submit():
-        try:
-            service.write_off(current_user, sm.id, {
-                "product_id": form.product_id.data, "quantity": form.quantity.data,
-                "reason": form.reason.data, "note": form.note.data})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
-        except InsufficientStock as err:
-            db.session.rollback()
-            form.quantity.errors = [str(err.detail)]
-        else:
-            flash(_("Written off."), "success")
-            return redirect(url_for("goods.stock", supermarket_id=sm.id))
+    _choose_product_in_stock(form, sm)
+    if form.validate_on_submit() and _took_stock(form, lambda: service.write_off(current_user, sm.id, {
+            "product_id": form.product_id.data, "quantity": form.quantity.data,
+            "reason": form.reason.data, "note": form.note.data})):
+        flash(_("Written off."), "success")
+        return redirect(url_for("goods.stock", supermarket_id=sm.id))
     recent = service.writeoffs_at(current_user, sm.id, per_page=20)[1]
     return render_template("goods/writeoff.html", sm=sm, form=form, recent=recent)
 
@@ -105,30 +117,17 @@ def writeoff(supermarket_id: int):
 def transfer(supermarket_id: int):
     sm = service.writable_supermarket(current_user, supermarket_id)
     form = TransferForm()
-    form.product_id.choices = select_choices([("", _("— choose —"))] + [
-        (str(p.id), f"{p.name} ({n} {p.unit})") for p, n in _products_in_stock(sm.id)])
+    _choose_product_in_stock(form, sm)
     others = db.session.scalars(select(Supermarket).where(Supermarket.id != sm.id)
                                 .order_by(Supermarket.name)).all()
     form.to_supermarket_id.choices = select_choices(
         [("", _("— choose —"))] + [(str(s.id), s.name) for s in others])
-    if request.method == "GET" and request.args.get("product_id"):
-        form.product_id.data = request.args.get("product_id")
-    if form.validate_on_submit():
-        try:
-            service.transfer_stock(current_user, {
-                "from_supermarket_id": sm.id, "to_supermarket_id": form.to_supermarket_id.data,
-                "product_id": form.product_id.data, "quantity": form.quantity.data,
-                "note": form.note.data})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
-        except InsufficientStock as err:
-            db.session.rollback()
-            form.quantity.errors = [str(err.detail)]
-        else:
-            flash(_("Transferred."), "success")
-            return redirect(url_for("goods.stock", supermarket_id=sm.id))
+    if form.validate_on_submit() and _took_stock(form, lambda: service.transfer_stock(current_user, {
+            "from_supermarket_id": sm.id, "to_supermarket_id": form.to_supermarket_id.data,
+            "product_id": form.product_id.data, "quantity": form.quantity.data,
+            "note": form.note.data})):
+        flash(_("Transferred."), "success")
+        return redirect(url_for("goods.stock", supermarket_id=sm.id))
     recent = service.transfers_at(current_user, sm.id, limit=20)[1]
     return render_template("goods/transfer.html", sm=sm, form=form, recent=recent)
 
