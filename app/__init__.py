@@ -130,7 +130,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_points(app: Flask) -> None:
     """Post entries whose notice has ended before any request reads a balance."""
-    from app.services.posting import init_app
+    from app.services.ledger.writer import init_app
 
     init_app(app)
 

@@ -20,7 +20,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 @click.option("--donor-id", type=int, help="Donor record of a donor account.")
 def create_user_command(username, role, password, region_id, supermarket_ids, donor_id):
     """Create an account."""
-    from app.services.accounts import create_user
+    from app.services.people.accounts import create_user
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)

@@ -16,9 +16,9 @@ from app.demo_points import build_points_demo
 from app.goods.demo import build_goods_demo
 from app.extensions import db
 from app.models import Donor, Household, Region, User
-from app.services.accounts import create_user
-from app.services.households import household_code
-from app.services.regions import create_region, create_supermarket
+from app.services.people.accounts import create_user
+from app.services.people.households import household_code
+from app.services.people.regions import create_region, create_supermarket
 
 COUNTY = "青山县"
 TOWNSHIPS = {

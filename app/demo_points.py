@@ -11,8 +11,8 @@ from sqlalchemy import bindparam, select, update
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, User, utcnow
-from app.services.points import local_today, local_zone, notice_end
-from app.services.rules import list_rules, load_default_rules
+from app.services.points.awards import local_today, local_zone, notice_end
+from app.services.points.rules import list_rules, load_default_rules
 
 # Month -> weight per category: farm work in spring and autumn, family before
 # the Spring Festival, clean-ups before it and in early summer.

@@ -25,7 +25,7 @@ def _fail(err: DomainError) -> None:
 @points_cli.command("post-due")
 def post_due_command():
     """Post every entry whose notice has ended (for cron, e.g. a minute past midnight)."""
-    from app.services.posting import post_due
+    from app.services.ledger.writer import post_due
 
     count = post_due()
     db.session.commit()
@@ -37,7 +37,7 @@ def post_due_command():
 def expire_command(year):
     """Year-end clearing: expiry entries take what is left of YEAR's points to zero
     (only with POINTS_YEAR_END_EXPIRY on)."""
-    from app.services.points import expire_year
+    from app.services.points.awards import expire_year
 
     after, entries, total = 0, 0, 0
     try:
@@ -54,7 +54,7 @@ def expire_command(year):
 @points_cli.command("load-rules")
 def load_rules_command():
     """Add the default rule catalogue (codes already present are left alone)."""
-    from app.services.rules import load_default_rules
+    from app.services.points.rules import load_default_rules
 
     count = load_default_rules()
     db.session.commit()
@@ -65,7 +65,7 @@ def load_rules_command():
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_rules_command(path: Path):
     """Import a rule catalogue from a .csv or .xlsx file (all rows or none)."""
-    from app.services.rules import import_rules
+    from app.services.points.rules import import_rules
 
     try:
         summary = import_rules(None, path.name, path.read_bytes())
@@ -79,7 +79,7 @@ def import_rules_command(path: Path):
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def export_rules_command(path: Path):
     """Write the catalogue to PATH (.xlsx or .csv, by its suffix)."""
-    from app.services.rules import export_rules
+    from app.services.points.rules import export_rules
 
     content, _, _ = export_rules("xlsx" if path.suffix.lower() == ".xlsx" else "csv")
     path.write_bytes(content)
@@ -89,7 +89,7 @@ def export_rules_command(path: Path):
 @ledger_cli.command("check")
 def check_command():
     """Verify the points invariants on this database; exit 1 if any is broken."""
-    from app.services.ledger_check import check_ledger, summary
+    from app.services.ledger.check import check_ledger, summary
 
     violations = check_ledger()
     for v in violations:

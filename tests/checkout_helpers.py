@@ -3,9 +3,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Checkout, LedgerEntry, LotMovement
-from app.services.cards import issue_card, qr_payload
-from app.services.households import create_household
-from app.services.points import adjust_points
+from app.services.checkout.cards import issue_card, qr_payload
+from app.services.people.households import create_household
+from app.services.points.awards import adjust_points
 from tests.goods_helpers import load_products, receive
 
 

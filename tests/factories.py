@@ -3,9 +3,9 @@ from dataclasses import dataclass, field
 
 from app.extensions import db
 from app.models import Donor, Household, Region, Supermarket, User
-from app.services.accounts import create_user, issue_token
-from app.services.households import create_household
-from app.services.regions import create_region, create_supermarket
+from app.services.people.accounts import create_user, issue_token
+from app.services.people.households import create_household
+from app.services.people.regions import create_region, create_supermarket
 
 PASSWORD = "correct horse battery"
 

@@ -3,8 +3,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Lot, Product
-from app.services import donations, goods, stock
-from app.services.stock_check import check_lots
+from app.services.goods import donations
+from app.services.goods import products as goods
+from app.services.goods import stock
+from app.services.goods.check import check_lots
 
 
 def load_products() -> dict[str, Product]:

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 from PIL import Image
 
 from app.extensions import db
-from app.services import points, rules
+from app.services.points import awards as points
+from app.services.points import rules
 from tests.live import request_json
 
 

@@ -4,8 +4,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Checkout, Household
-from app.services.accounts import issue_token
-from app.services.ledger_check import check_ledger
+from app.services.people.accounts import issue_token
+from app.services.ledger.check import check_ledger
 from tests.checkout_helpers import card_for, give_points, more_households, stocked
 from tests.goods_helpers import level, load_products, receive
 from tests.live import race, request_json

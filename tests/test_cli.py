@@ -7,7 +7,7 @@ from sqlalchemy import func, inspect, select
 from app import create_app
 from app.extensions import db
 from app.models import AuditRecord, Household, Region, Supermarket, User
-from app.services.accounts import authenticate
+from app.services.people.accounts import authenticate
 from tests.conftest import base_config
 from tests.factories import PASSWORD, count
 from tests.freshdb import KINDS, fresh_database

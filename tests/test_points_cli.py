@@ -2,7 +2,7 @@
 from datetime import date, datetime, timezone
 
 from app.extensions import db
-from app.services.rules import current_rule
+from app.services.points.rules import current_rule
 from tests.points_helpers import award, balance, make_rule
 
 

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from app.demo_points import build_points_demo
 from app.extensions import db
 from app.models import Household, LedgerEntry, Rule
-from app.services.households import create_household
-from app.services.ledger_check import check_ledger
+from app.services.people.households import create_household
+from app.services.ledger.check import check_ledger
 
 
 def test_demo_history_is_plausible_and_consistent(world):

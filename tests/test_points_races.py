@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Household, LedgerEntry
-from app.services.households import create_household
-from app.services.posting import post_due_on
-from app.services.ledger_check import check_ledger
+from app.services.people.households import create_household
+from app.services.ledger.writer import post_due_on
+from app.services.ledger.check import check_ledger
 from tests.live import race
 from tests.points_helpers import at, award, make_rule, post_json, today
 

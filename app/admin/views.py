@@ -9,9 +9,10 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.households.forms import select_choices
 from app.models import Donor, Region, Supermarket, User
-from app.services import accounts, regions
+from app.services.people import accounts
+from app.services.people import regions
 from app.services.errors import ValidationError
-from app.services.regions import level_label
+from app.services.people.regions import level_label
 from app.services.validate import as_id
 
 

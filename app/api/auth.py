@@ -4,7 +4,7 @@ from flask import current_app, g, request
 from app.api import bp
 from app.api.common import authenticated, json_body
 from app.extensions import db, limiter
-from app.services.accounts import authenticate, issue_token, revoke_token
+from app.services.people.accounts import authenticate, issue_token, revoke_token
 from app.services.errors import DomainError
 from flask_babel import lazy_gettext as _l
 

@@ -4,10 +4,10 @@ from flask import Response, g, request
 from app.api import bp
 from app.api.common import authenticated, json_body
 from app.extensions import db
-from app.services import cards as service
-from app.services.card_images import card_png, cards_sheet_pdf
-from app.services.cards_print import village_cards
-from app.services.scope import get_household, require_role
+from app.services.checkout import cards as service
+from app.services.checkout.card_images import card_png, cards_sheet_pdf
+from app.services.checkout.cards_print import village_cards
+from app.services.people.scope import get_household, require_role
 
 
 def card_body(card) -> dict:

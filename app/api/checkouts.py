@@ -7,9 +7,9 @@ from app.api.common import authenticated, json_body
 from app.api.idempotency import idempotent
 from app.database import late_write_lock
 from app.extensions import db
-from app.services import checkout as service
+from app.services.checkout import checkouts as service
 from app.services.errors import ValidationError
-from app.services.scope import require_role
+from app.services.people.scope import require_role
 
 
 def checkout_body(c) -> dict:

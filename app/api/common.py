@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Unauthorized
 
 from app.extensions import db
-from app.services.accounts import user_for_token
+from app.services.people.accounts import user_for_token
 from app.services.errors import DomainError, ValidationError
 
 

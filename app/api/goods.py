@@ -9,9 +9,12 @@ from app.api.common import authenticated, json_body, paginated, pagination
 from app.api.idempotency import idempotent
 from app.extensions import db
 from app.models import DonationLine, Lot, LotMovement
-from app.services import donations, goods, scope, stock
+from app.services.goods import donations
+from app.services.goods import products as goods
+from app.services.people import scope
+from app.services.goods import stock
 from app.services.errors import ValidationError
-from app.services.goods import yuan
+from app.services.goods.products import yuan
 
 ALL_ROLES = ("admin", "cadre", "staff", "volunteer", "donor")
 

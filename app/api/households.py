@@ -4,7 +4,8 @@ from flask import g, request
 from app.api import bp, serializers
 from app.api.common import authenticated, json_body, paginated, pagination
 from app.extensions import db
-from app.services import households, scope
+from app.services.people import households
+from app.services.people import scope
 
 
 @bp.post("/households")

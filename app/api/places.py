@@ -4,7 +4,9 @@ from flask import g
 from app.api import bp, serializers
 from app.api.common import authenticated, json_body
 from app.extensions import db
-from app.services import accounts, regions, scope
+from app.services.people import accounts
+from app.services.people import regions
+from app.services.people import scope
 
 
 @bp.get("/regions")

@@ -5,7 +5,10 @@ from flask import Response, g, request
 from app.api import bp, serializers
 from app.api.common import authenticated, json_body, paginated, pagination
 from app.api.idempotency import idempotent
-from app.services import evidence, points, rules, scope
+from app.services.points import evidence
+from app.services.points import awards as points
+from app.services.points import rules
+from app.services.people import scope
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 

@@ -1,6 +1,6 @@
 """Objects as the API shows them."""
 from app.models import Household, Region, Supermarket, User
-from app.services.households import pending_points
+from app.services.people.households import pending_points
 
 
 def region(r: Region) -> dict:
@@ -35,7 +35,7 @@ def household(h: Household, pending: int | None = None) -> dict:
 
 def households(items: list[Household]) -> list[dict]:
     """A page of households with their pending points summed in one query."""
-    from app.services.points import pending_by_household
+    from app.services.points.awards import pending_by_household
 
     pending = pending_by_household(h.id for h in items)
     return [household(h, pending.get(h.id, 0)) for h in items]

@@ -9,7 +9,7 @@ from app.extensions import db, limiter, login_manager
 from app.forms import apply_errors
 from app.main.views import safe_target
 from app.models import User
-from app.services import accounts
+from app.services.people import accounts
 from app.services.errors import ValidationError
 
 

@@ -5,10 +5,12 @@ from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.models import Card, Product, Supermarket, User
-from app.services import checkout, goods, stock
-from app.services.cards import CardRevoked, find_card
+from app.services.checkout import checkouts as checkout
+from app.services.goods import products as goods
+from app.services.goods import stock
+from app.services.checkout.cards import CardRevoked, find_card
 from app.services.errors import HouseholdInactive, NotFound, ValidationError
-from app.services.scope import get_household, get_supermarket, require_role, visible_supermarkets
+from app.services.people.scope import get_household, get_supermarket, require_role, visible_supermarkets
 
 
 def till(actor: User, supermarket_id) -> Supermarket:

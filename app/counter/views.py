@@ -22,11 +22,11 @@ from app.counter import bp, lookup
 from app.errors import SLUGS, http_titles, problem
 from app.database import late_write_lock
 from app.extensions import db
-from app.services import checkout as service
-from app.services.cards import format_number
+from app.services.checkout import checkouts as service
+from app.services.checkout.cards import format_number
 from app.services.errors import DomainError, Forbidden, InsufficientStock, ValidationError
-from app.services.points import local_today
-from app.services.scope import get_supermarket
+from app.services.points.awards import local_today
+from app.services.people.scope import get_supermarket
 
 # Who may use the till, and who may see the checkouts and void them.
 SELLERS = service.SELLERS

@@ -11,7 +11,9 @@ from sqlalchemy import func, insert, select, text
 
 from app.extensions import db
 from app.models import Donation, DonationLine, Donor, Household, Lot, Product, Supermarket
-from app.services import donations, goods, stock
+from app.services.goods import donations
+from app.services.goods import products as goods
+from app.services.goods import stock
 
 DONORS = [
     ("青山县供销合作社", "organisation", "县城解放路 12 号"),

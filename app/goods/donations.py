@@ -11,10 +11,12 @@ from app.goods import bp
 from app.goods.forms import CashForm, DonorForm
 from app.households.forms import select_choices
 from app.models import Supermarket
-from app.services import donations as service
-from app.services import goods, scope, stock
+from app.services.goods import donations as service
+from app.services.goods import products as goods
+from app.services.people import scope
+from app.services.goods import stock
 from app.services.errors import ValidationError
-from app.services.goods import yuan
+from app.services.goods.products import yuan
 
 LINE_RE = re.compile(r"lines-(\d{1,3})-(product_id|quantity|unit_value)")
 

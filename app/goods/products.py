@@ -8,8 +8,8 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.goods import bp
 from app.goods.forms import ImportForm, ProductForm
-from app.services import goods as service
-from app.services import scope
+from app.services.goods import products as service
+from app.services.people import scope
 from app.services.errors import ValidationError
 
 GOODS_ROLES = ("admin", "cadre", "volunteer", "donor")

@@ -11,8 +11,9 @@ from app.goods import bp
 from app.goods.forms import DecisionForm, TransferForm, WriteoffForm
 from app.households.forms import select_choices
 from app.models import Lot, Product, Supermarket
-from app.services import goods, scope
-from app.services import stock as service
+from app.services.goods import products as goods
+from app.services.people import scope
+from app.services.goods import stock as service
 from app.services.errors import Conflict, InsufficientStock, ValidationError
 
 

@@ -19,8 +19,8 @@ from app.extensions import db
 from app.forms import apply_errors
 from app.households import bp
 from app.households.forms import ImportForm
-from app.services import imports as service
-from app.services import scope
+from app.services.people import register_import as service
+from app.services.people import scope
 from app.services.errors import ValidationError
 
 SESSION_KEY = "household_import"

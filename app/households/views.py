@@ -8,11 +8,11 @@ from app.households import bp
 from app.households.forms import HouseholdForm
 from flask_wtf import FlaskForm
 
-from app.services import cards
-from app.services import households as service
-from app.services.card_images import card_png, cards_sheet_pdf
-from app.services.cards_print import village_cards
-from app.services import scope
+from app.services.checkout import cards
+from app.services.people import households as service
+from app.services.checkout.card_images import card_png, cards_sheet_pdf
+from app.services.checkout.cards_print import village_cards
+from app.services.people import scope
 from app.services.errors import ValidationError
 
 

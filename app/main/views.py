@@ -8,7 +8,7 @@ from app.extensions import db
 from app.i18n import COOKIE
 from app.main import bp
 from app.models import Household, Region
-from app.services import scope
+from app.services.people import scope
 
 
 @bp.get("/healthz")

@@ -15,10 +15,18 @@ from app.forms import apply_errors
 from app.models import utcnow
 from app.points import bp
 from app.points.forms import AwardForm, PinForm, ReasonForm, RuleForm, RuleImportForm
-from app.services import awarding, catalogue, cards, evidence, passbook, points, review, rules, scope
+from app.points import awarding
+from app.services.points import catalogue
+from app.services.checkout import cards
+from app.services.points import evidence
+from app.services.points import passbook
+from app.services.points import awards as points
+from app.services.points import review
+from app.services.points import rules
+from app.services.people import scope
 from app.services.errors import (CapExceeded, Conflict, DomainError, Forbidden, HouseholdInactive,
                                  NotFound, ValidationError)
-from app.services.notices import last_notice_day
+from app.services.points.notices import last_notice_day
 
 PAGE_ROLES = ("admin", "staff", "cadre")
 AWARDING = ("admin", "staff")

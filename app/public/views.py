@@ -12,8 +12,8 @@ from app.extensions import db, limiter
 from app.models import Household, utcnow
 from app.public import bp
 from app.public.forms import PassbookForm
-from app.services import notices
-from app.services import passbook as service
+from app.services.points import notices
+from app.services.points import passbook as service
 
 SESSION_KEY = "passbook"
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Card
-from app.services.cards import PAYLOAD_PREFIX, luhn_digit
-from app.services.households import create_household
+from app.services.checkout.cards import PAYLOAD_PREFIX, luhn_digit
+from app.services.people.households import create_household
 
 
 def issue(client, world, key="v1a", user="staff"):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Donation, Donor, IdempotencyKey, Lot, LotMovement, Product, Writeoff
-from app.services import stock
+from app.services.goods import stock
 from tests.api.problems import assert_problem
 from tests.factories import count
 from tests.goods_helpers import assert_lots_balance, level, load_products, receive, redeem
@@ -340,7 +340,7 @@ def test_donation_trace(client, world, products):
 def test_trace_privacy(client, world, products):
     """Another donor's account gets 404 for this donation and donor; staff 403; cadres in region may read."""
     from app.models import User
-    from app.services.accounts import create_user
+    from app.services.people.accounts import create_user
     d = receive(world, [(products["大米 5kg"], 2)])
     other = Donor(name="别家", kind="company")
     db.session.add(other)

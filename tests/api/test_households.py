@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Household
-from app.services.households import create_household
+from app.services.people.households import create_household
 from tests.api.problems import assert_problem, snapshot
 
 BASE = "/api/v1/households"

@@ -92,7 +92,7 @@ def create_database(args, workdir: Path) -> tuple[str, callable]:
 
 
 def luhn_number(rng: random.Random) -> str:
-    from app.services.cards import luhn_digit
+    from app.services.checkout.cards import luhn_digit
 
     body = str(rng.randrange(10**8, 10**9))
     return body + luhn_digit(body)
@@ -106,10 +106,10 @@ def build(args, url: str, instance: Path) -> dict:
     from app.demo import build_demo
     from app.extensions import db
     from app.models import Card, Donor, Household, LedgerEntry, Product, Region, Supermarket, utcnow
-    from app.services import goods
-    from app.services.accounts import create_user, issue_token
-    from app.services.donations import receive_donation
-    from app.services.points import local_today
+    from app.services.goods import products as goods
+    from app.services.people.accounts import create_user, issue_token
+    from app.services.goods.donations import receive_donation
+    from app.services.points.awards import local_today
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": "memory://"},
@@ -170,7 +170,7 @@ def reopen(args, url: str, instance: Path) -> dict:
     from app import create_app
     from app.extensions import db
     from app.models import Card, LedgerEntry, Product, Supermarket, User
-    from app.services.accounts import issue_token
+    from app.services.people.accounts import issue_token
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"}, instance_path=str(instance))
     with app.app_context():
@@ -212,8 +212,8 @@ def check_invariants(url: str, instance: Path) -> tuple[list, list, int]:
     from app import create_app
     from app.extensions import db
     from app.models import Checkout
-    from app.services.ledger_check import check_ledger
-    from app.services.stock_check import check_lots
+    from app.services.ledger.check import check_ledger
+    from app.services.goods.check import check_lots
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "SQLITE_LOCK_OUTSIDE_REQUESTS": False}, instance_path=str(instance))

@@ -35,7 +35,7 @@ def main():
     from app.demo import build_demo
     from app.extensions import db
     from app.models import AuditRecord, Household, Region, User
-    from app.services import imports
+    from app.services.people import register_import as imports
 
     workdir = Path(tempfile.mkdtemp(prefix="aixin-import-bench-"))
     if args.db == "sqlite":

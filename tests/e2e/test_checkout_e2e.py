@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Card, Checkout, Household, LedgerEntry
-from app.services.card_images import card_image
-from app.services.cards import CardRevoked
+from app.services.checkout.card_images import card_image
+from app.services.checkout.cards import CardRevoked
 from tests.checkout_helpers import card_for, counts, give_points, stocked
 from tests.e2e.conftest import CHROMIUM_FLAGS, chromium_path
 from tests.e2e.helpers import login

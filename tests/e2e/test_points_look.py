@@ -8,8 +8,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import LedgerEntry
-from app.services import cards, passbook, points, posting, rules
-from app.services.households import create_household
+from app.services.checkout import cards
+from app.services.points import passbook
+from app.services.points import awards as points
+from app.services.ledger import writer as posting
+from app.services.points import rules
+from app.services.people.households import create_household
 from tests.e2e.helpers import login
 from tests.points_helpers import at, award, photo
 

@@ -146,7 +146,8 @@ def test_receive_page_on_a_phone_with_a_new_donor(browser, world, live, shots):
 def test_goods_pages_look(browser, world, live, shots):
     """Stock (with low stock highlighted), products, donors, a donor's trace and the stocktake pages render for each role."""
     products = load_products()
-    from app.services import donations, stock
+    from app.services.goods import donations
+    from app.services.goods import stock
     vol = world.users["volunteer"]
     d = donations.receive_donation(vol, {"donor_id": world.donor.id, "supermarket_id": world.sm_east.id,
                                          "lines": [{"product_id": products["大米 5kg"].id, "quantity": 40},

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.goods.text import rmb_upper
 from app.models import AuditRecord, Product
-from app.services import goods
+from app.services.goods import products as goods
 from app.services.errors import Errors, Forbidden, ValidationError
 from tests.factories import count
 

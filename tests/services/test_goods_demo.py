@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.goods.demo import DONORS, build_goods_demo
 from app.models import Donation, Donor, Lot, Stocktake
-from app.services.stock_check import check_lots
+from app.services.goods.check import check_lots
 
 
 def test_demo_stocks_every_supermarket_from_a_dozen_donors(world):

@@ -8,11 +8,12 @@ from app.extensions import db
 from app.models import (
     AuditRecord, Donation, DonationLine, Lot, LotMovement, Stocktake, Writeoff,
 )
-from app.services import donations, stock
+from app.services.goods import donations
+from app.services.goods import stock
 from app.services.errors import (
     Conflict, Forbidden, InsufficientStock, NotFound, ValidationError,
 )
-from app.services.ledger_check import check_ledger
+from app.services.ledger.check import check_ledger
 from tests.factories import count
 from tests.goods_helpers import assert_lots_balance, level, load_products, lots_of, receive, redeem
 
@@ -350,7 +351,7 @@ def test_donation_refusals(world, products):
         with pytest.raises(ValidationError) as err:
             donations.receive_donation(vol, {**good, **bad})
         assert field in err.value.errors, (bad, err.value.errors)
-    from app.services.goods import set_product_active
+    from app.services.goods.products import set_product_active
     set_product_active(None, soap.id, False)
     with pytest.raises(ValidationError) as err:
         donations.receive_donation(vol, good)
@@ -463,7 +464,7 @@ def test_donor_trace_sums_over_donations_and_is_private(world, products):
     assert [(line["product_id"], line["quantity"], line["redeemed"], line["remaining"], line["households"])
             for line in trace["lines"]] == [(rice.id, 10, 2, 8, 1)]
     other = donations.create_donor(None, {"name": "另一家企业", "kind": "company"})
-    from app.services.accounts import create_user
+    from app.services.people.accounts import create_user
     stranger = create_user(None, {"username": "stranger", "password": "correct horse battery",
                                   "role": "donor", "donor_id": other.id})
     db.session.commit()

@@ -9,9 +9,9 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import AuditRecord, Household
-from app.services import imports
+from app.services.people import register_import as imports
 from app.services.errors import Forbidden, ValidationError
-from app.services.regions import create_region
+from app.services.people.regions import create_region
 from tests.factories import count
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "households-sample-zh.csv"

@@ -4,8 +4,8 @@ from sqlalchemy import insert, text, update
 
 from app.extensions import db
 from app.models import Household, IdempotencyKey, LedgerEntry, utcnow
-from app.services import points
-from app.services.ledger_check import check_ledger
+from app.services.points import awards as points
+from app.services.ledger.check import check_ledger
 from tests.points_helpers import at, award, make_rule, today
 
 

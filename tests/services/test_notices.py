@@ -4,7 +4,9 @@ from datetime import timedelta
 import pytest
 
 from app.extensions import db
-from app.services import notices, points, posting
+from app.services.points import notices
+from app.services.points import awards as points
+from app.services.ledger import writer as posting
 from app.services.errors import NotFound
 from tests.points_helpers import at, award, make_rule
 

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Evidence, LedgerEntry, Rule
-from app.services import points, rules
+from app.services.points import awards as points
+from app.services.points import rules
 from app.services.errors import (
     CapExceeded, Conflict, Forbidden, HouseholdInactive, NotFound, ValidationError,
 )
-from app.services.households import pending_points
-from app.services.posting import post_due
+from app.services.people.households import pending_points
+from app.services.ledger.writer import post_due
 from tests.factories import count
 from tests.points_helpers import at, award, balance, make_rule, photo, today
 
@@ -566,7 +567,7 @@ def test_non_images_are_refused_and_nothing_is_written(world, catalogue, content
 
 def test_evidence_visible_only_in_scope(world, catalogue):
     """A photo is shown to users who can see a household it backs; others get 404."""
-    from app.services.evidence import get_evidence
+    from app.services.points.evidence import get_evidence
 
     [entry] = award(world, "staff", ["v1a"], "T-PHOTO", evidence=io.BytesIO(photo(100, 100)))
     for user in ("staff", "staff_east", "cadre", "admin", "volunteer"):

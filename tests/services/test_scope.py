@@ -4,7 +4,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Household, Region, Supermarket, User
-from app.services import accounts, households, regions, scope
+from app.services.people import accounts
+from app.services.people import households
+from app.services.people import regions
+from app.services.people import scope
 from app.services.errors import Forbidden, NotFound, ValidationError
 from tests.factories import PASSWORD, count
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Card, Checkout, Household, IdempotencyKey, LedgerEntry
-from app.services.cards import CardRevoked
-from app.services.checkout import check_out
+from app.services.checkout.cards import CardRevoked
+from app.services.checkout.checkouts import check_out
 from tests.checkout_helpers import card_for, counts, give_points, stocked
 from tests.factories import PASSWORD
 from tests.goods_helpers import level

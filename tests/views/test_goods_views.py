@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Donation, Product, Stocktake, Writeoff
-from app.services.donations import create_donor
+from app.services.goods.donations import create_donor
 from tests.factories import count, login
 from tests.goods_helpers import level, load_products, receive
 

@@ -8,7 +8,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import AuditRecord, Household
-from app.services.regions import create_region
+from app.services.people.regions import create_region
 from tests.factories import count, login
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "households-sample-zh.csv"

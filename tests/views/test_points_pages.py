@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, Rule
-from app.services import cards, points, posting
-from app.services.households import update_household
-from app.services.notices import mask_name
+from app.services.checkout import cards
+from app.services.points import awards as points
+from app.services.ledger import writer as posting
+from app.services.people.households import update_household
+from app.services.points.notices import mask_name
 from tests.factories import PASSWORD, count, login
 from tests.points_helpers import at, award, make_rule, photo, today
 

@@ -11,11 +11,11 @@ from werkzeug.security import check_password_hash
 from app.extensions import db
 from app.models import Household, LedgerEntry, User
 from app.services import audit
-from app.services.accounts import hash_password
-from app.services.cards import find_card
+from app.services.people.accounts import hash_password
+from app.services.checkout.cards import find_card
 from app.services.errors import Errors
-from app.services.points import pending_by_household, reversed_by
-from app.services.scope import writable_household
+from app.services.points.awards import pending_by_household, reversed_by
+from app.services.people.scope import writable_household
 
 PIN_RE = re.compile(r"\d{6}")
 _dummy_hash: str | None = None

@@ -7,7 +7,7 @@ from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
 from app.services.errors import Errors, ValidationError
-from app.services.scope import (HOUSEHOLD_READERS, get_region, require_role, visible_households,
+from app.services.people.scope import (HOUSEHOLD_READERS, get_region, require_role, visible_households,
                                 writable_household, writable_village)
 from app.services.validate import as_id, choice, integer, phone, text
 
@@ -136,6 +136,6 @@ def search_households(actor: User, *, village_id=None, q: str | None = None,
 
 def pending_points(household: Household) -> int:
     """Signed sum of the household's pending and disputed entries (not yet in the balance)."""
-    from app.services.points import pending_by_household
+    from app.services.points.awards import pending_by_household
 
     return pending_by_household([household.id]).get(household.id, 0)

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import ROLES, ApiToken, Donor, Region, Supermarket, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, ValidationError
-from app.services.scope import require_role
+from app.services.people.scope import require_role
 from app.services.validate import as_id, choice, text
 
 USERNAME_RE = re.compile(r"[\w.@-]{3,64}")

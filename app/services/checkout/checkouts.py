@@ -22,14 +22,14 @@ from app.models import (
     utcnow,
 )
 from app.services import audit
-from app.services.cards import CardRevoked, find_card
+from app.services.checkout.cards import CardRevoked, find_card
 from app.services.errors import (
     Conflict, Errors, Forbidden, HouseholdInactive, InsufficientPoints, LimitExceeded, NotFound,
 )
-from app.services.points import local_midnight, local_today, post_due
-from app.services.posting import anything_due, posted_this_request
-from app.services.scope import HOUSEHOLD_READERS, get_supermarket, require_role
-from app.services.stock import record_movements, return_for_void, take_many
+from app.services.points.awards import local_midnight, local_today, post_due
+from app.services.ledger.writer import anything_due, posted_this_request
+from app.services.people.scope import HOUSEHOLD_READERS, get_supermarket, require_role
+from app.services.goods.stock import record_movements, return_for_void, take_many
 from app.services.validate import as_id, text
 
 SELLERS = ("volunteer", "admin")

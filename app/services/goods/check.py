@@ -15,7 +15,7 @@ from app.models import (
 
 def Violation(invariant: int, message: str):
     """ledger_check's Violation, imported late: ledger_check imports this module."""
-    from app.services.ledger_check import Violation as V
+    from app.services.ledger.check import Violation as V
 
     return V(invariant, message)
 

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Evidence, Household, LedgerEntry, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, NotFound
-from app.services.scope import visible_households
+from app.services.people.scope import visible_households
 from app.services.validate import as_id
 
 FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"}

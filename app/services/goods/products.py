@@ -13,11 +13,11 @@ from app.extensions import db
 from app.models import Product, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
-from app.services.scope import require_role
+from app.services.people.scope import require_role
 from app.services.spreadsheets import export_table, read_table
 from app.services.validate import as_id, integer, text
 
-DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "data" / "products-zh.csv"
+DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "data" / "products-zh.csv"
 COLUMNS = ("name", "unit", "points_price", "category", "barcode", "low_stock_threshold")
 EXPORT_COLUMNS = COLUMNS + ("active",)
 EDITABLE = COLUMNS

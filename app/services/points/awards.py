@@ -19,11 +19,11 @@ from app.services import audit
 from app.services.errors import (
     CapExceeded, Conflict, Errors, Forbidden, HouseholdInactive, NotFound,
 )
-from app.services.evidence import prepare_photo, store_photo
-from app.services.posting import entries as entries_table
-from app.services.posting import post_due, post_entries
-from app.services.rules import current_rule
-from app.services.scope import get_household, require_role, visible_households
+from app.services.points.evidence import prepare_photo, store_photo
+from app.services.ledger.writer import entries as entries_table
+from app.services.ledger.writer import post_due, post_entries
+from app.services.points.rules import current_rule
+from app.services.people.scope import get_household, require_role, visible_households
 from app.services.validate import as_id, integer, text
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")

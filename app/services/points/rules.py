@@ -12,11 +12,11 @@ from app.extensions import db
 from app.models import Rule, User, utcnow
 from app.services import audit
 from app.services.errors import Conflict, Errors, NotFound, ValidationError
-from app.services.scope import require_role
+from app.services.people.scope import require_role
 from app.services.spreadsheets import export_table, read_table
 from app.services.validate import integer, text
 
-DEFAULT_CATALOGUE = Path(__file__).resolve().parent.parent / "data" / "rules-zh.csv"
+DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "rules-zh.csv"
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 COLUMNS = ("code", "category", "name", "points", "unit", "cap_per_month", "needs_evidence")
 EXPORT_COLUMNS = COLUMNS + ("active", "version")

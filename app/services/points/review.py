@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Household, LedgerEntry, User, utcnow
-from app.services.scope import get_region, require_role, visible_households
+from app.services.people.scope import get_region, require_role, visible_households
 
 READERS = ("admin", "cadre", "staff")
 LIMIT = 500

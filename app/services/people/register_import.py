@@ -18,8 +18,8 @@ from app.extensions import db
 from app.models import Household, Region, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, ValidationError
-from app.services.households import reserve_codes, validate_fields
-from app.services.scope import require_role, visible_villages, writable_village
+from app.services.people.households import reserve_codes, validate_fields
+from app.services.people.scope import require_role, visible_villages, writable_village
 from app.services.spreadsheets import csv_rows, file_error, reading_workbook
 
 MAX_BYTES = 5 * 1024 * 1024

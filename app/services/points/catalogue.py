@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Rule, User
 from app.services.errors import NotFound
-from app.services.rules import create_rule, current_rule, list_rules, validate_rule
-from app.services.scope import require_role
+from app.services.points.rules import create_rule, current_rule, list_rules, validate_rule
+from app.services.people.scope import require_role
 
 CHANGEABLE = ("category", "name", "points", "unit", "cap_per_month", "needs_evidence")
 

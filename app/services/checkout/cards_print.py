@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Card, Household, User
 from app.services.errors import NotFound, ValidationError
-from app.services.scope import get_region, require_role
+from app.services.people.scope import get_region, require_role
 
 
 def village_cards(actor: User, village_id) -> tuple:

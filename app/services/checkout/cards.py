@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import Card, Household, User, utcnow
 from app.services import audit
 from app.services.errors import DomainError, NotFound, ValidationError
-from app.services.scope import get_household, require_role, writable_household
+from app.services.people.scope import get_household, require_role, writable_household
 
 # The QR payload: "8" marks an Aixin card, "1" is the payload version, then the
 # 39-digit token. Digits only: USB scanners behind a Chinese input method can

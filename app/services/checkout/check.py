@@ -10,7 +10,7 @@ from app.models import Checkout, CheckoutLine, LedgerEntry, LotMovement
 def check_checkout_totals(now: datetime):
     """4: each checkout's points equal the sum of its lines, and its ledger
     entry took exactly that; 2: no checkout left a balance below zero."""
-    from app.services.ledger_check import Violation
+    from app.services.ledger.check import Violation
 
     lines = (select(CheckoutLine.checkout_id, func.sum(CheckoutLine.points).label("points"))
              .group_by(CheckoutLine.checkout_id).subquery())
@@ -33,7 +33,7 @@ def check_checkout_totals(now: datetime):
 
 def check_checkout_lots(now: datetime):
     """4: each line's quantity equals what was taken from lots for it."""
-    from app.services.ledger_check import Violation
+    from app.services.ledger.check import Violation
 
     from app.models import Lot
 

@@ -5,9 +5,9 @@ import re
 
 from app.extensions import db
 from app.models import Household, Region, User
-from app.services.catalogue import rules_by_category
+from app.services.points.catalogue import rules_by_category
 from app.services.errors import DomainError, NotFound
-from app.services.scope import get_region, visible_households
+from app.services.people.scope import get_region, visible_households
 from app.services.validate import as_id
 
 HOUSEHOLD_KEY = re.compile(r"households\.(\d+)")

@@ -20,8 +20,8 @@ from app.models import (
 )
 from app.services import audit
 from app.services.errors import Conflict, Errors, InsufficientStock, NotFound, ValidationError
-from app.services.goods import quantity as quantity_field
-from app.services.scope import get_supermarket, require_role, visible_supermarkets
+from app.services.goods.products import quantity as quantity_field
+from app.services.people.scope import get_supermarket, require_role, visible_supermarkets
 from app.services.validate import as_id, choice, integer, text
 
 READERS = ("admin", "cadre", "volunteer")
@@ -32,7 +32,7 @@ OPEN_STOCKTAKE = ("counting", "submitted")
 
 
 def local_today() -> date:
-    from app.services.points import local_today as today
+    from app.services.points.awards import local_today as today
 
     return today()
 

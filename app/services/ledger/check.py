@@ -126,12 +126,12 @@ def check_idempotency(now: datetime) -> list[Violation]:
 CHECKS = [check_balances, check_reversals, check_due, check_entries, check_idempotency]
 
 # Invariant 3 (issue 4): lots, their movements and their origins.
-from app.services.stock_check import LOT_CHECKS  # noqa: E402
+from app.services.goods.check import LOT_CHECKS  # noqa: E402
 
 CHECKS[1:1] = LOT_CHECKS
 
 # Invariants 2 and 4 (issue 5): checkouts, their lines and the lots they took from.
-from app.services.checkout_check import CHECKOUT_CHECKS  # noqa: E402
+from app.services.checkout.check import CHECKOUT_CHECKS  # noqa: E402
 
 CHECKS[1:1] = CHECKOUT_CHECKS
 

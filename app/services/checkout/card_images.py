@@ -11,9 +11,9 @@ from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
 from app.models import Card
-from app.services.cards import format_number, qr_payload
+from app.services.checkout.cards import format_number, qr_payload
 
-FONT_PATH = Path(__file__).resolve().parent.parent / "fonts" / "NotoSansSC-GBK.otf"
+FONT_PATH = Path(__file__).resolve().parents[2] / "fonts" / "NotoSansSC-GBK.otf"
 # ISO/IEC 7810 ID-1: 85.6 x 54 mm; at 300 dpi.
 CARD_MM = (85.6, 54.0)
 DPI = 300

@@ -14,9 +14,9 @@ from app.models import (
 )
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
-from app.services.goods import money_fen, quantity as quantity_field
-from app.services.scope import require_role, visible_supermarkets
-from app.services.stock import KEEPERS, local_today, product_ref, writable_supermarket
+from app.services.goods.products import money_fen, quantity as quantity_field
+from app.services.people.scope import require_role, visible_supermarkets
+from app.services.goods.stock import KEEPERS, local_today, product_ref, writable_supermarket
 from app.services.validate import as_id, choice, text
 
 DONATION_READERS = ("admin", "cadre", "volunteer", "donor")

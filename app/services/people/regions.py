@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import LEVELS, Region, Supermarket, User
 from app.services import audit
 from app.services.errors import Errors
-from app.services.scope import require_role
+from app.services.people.scope import require_role
 from app.services.validate import as_id, choice, text
 
 
