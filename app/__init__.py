@@ -32,8 +32,9 @@ def create_app(config: dict | None = None, instance_path: str | None = None) -> 
 
     register_extensions(app)
     register_blueprints(app)
-    register_points(app)
+    register_boundary(app)
     register_errors(app)
+    register_policy(app)
     register_cli(app)
     register_logging(app)
     register_proxy(app)
@@ -110,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.counter import bp as counter_bp
     from app.goods import bp as goods_bp
     from app.households import bp as households_bp
     from app.main import bp as main_bp
@@ -123,16 +125,24 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(goods_bp, url_prefix="/goods")
     app.register_blueprint(points_bp, url_prefix="/points")
     app.register_blueprint(public_bp)
+    app.register_blueprint(counter_bp, url_prefix="/counter")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
-    from app.counter import bp as counter_bp; app.register_blueprint(counter_bp, url_prefix="/counter")  # noqa: E702
 
 
-def register_points(app: Flask) -> None:
-    """Post entries whose notice has ended before any request reads a balance."""
-    from app.services.ledger.writer import init_app
+def register_boundary(app: Flask) -> None:
+    """One unit of work per request; due entries posted before anything reads a balance."""
+    from app.boundary import init_app
 
     init_app(app)
+
+
+def register_policy(app: Flask) -> None:
+    """Templates ask the policy, as services and views do: `can(current_user, "checkout.void", c)`."""
+    from app.services.people import policy
+
+    app.jinja_env.globals["can"] = policy.can
+    app.jinja_env.globals["role_label"] = lambda role: policy.ROLE_LABELS.get(role, role)
 
 
 def register_errors(app: Flask) -> None:

@@ -1,11 +1,18 @@
-"""Errors answered as problem+json on the API and as pages elsewhere."""
-from flask import Flask, jsonify, render_template, request
+"""One error negotiation for the whole app: every refusal and failure is
+answered as problem+json (RFC 9457) to a client that wants JSON, and as a
+page in the user's language to a browser (as microblog does). A client wants
+JSON when it calls the API (/api/...), calls a view that only speaks JSON
+(`json_view`: the counter's and the awarding page's fetches), or prefers
+application/json to text/html in its Accept header. Every handler rolls the
+request's unit of work back before it answers."""
+from flask import Flask, current_app, flash, jsonify, redirect, render_template, request
+from flask_login import login_url
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.extensions import db, login_manager
 from app.services.errors import DomainError
 
 SLUGS = {400: "validation-error", 401: "unauthorized", 403: "forbidden", 404: "not-found",
@@ -24,8 +31,20 @@ def problem(status: int, slug: str, title, detail=None, errors: dict | None = No
     return response
 
 
+def json_view(view):
+    """Mark a view that only answers JSON (a page's fetch): its errors are problem+json."""
+    view.aixin_json = True  # functools.wraps carries it out through other decorators
+    return view
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    if request.path.startswith("/api/"):
+        return True
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "aixin_json", False):
+        return True
+    accept = request.accept_mimetypes
+    return accept["application/json"] > accept["text/html"]
 
 
 def http_titles() -> dict:
@@ -42,42 +61,45 @@ def http_titles() -> dict:
     }
 
 
+def answer(status: int, slug: str, title, detail=None, errors=None, **extra):
+    """The request's unit of work rolled back, then the answer in the client's dialect."""
+    db.session.rollback()
+    if wants_json():
+        return problem(status, slug, title, detail, errors, **extra)
+    return render_template("error.html", status=status, message=str(detail or title)), status
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
-        db.session.rollback()
-        if wants_json():
-            return problem(err.status, err.slug, err.title, err.detail, err.errors)
-        return render_template("error.html", status=err.status, message=str(err.detail)), err.status
+        return answer(err.status, err.slug, err.title, err.detail, err.field_errors(), **err.extra)
 
     @app.errorhandler(RateLimitExceeded)
     def _limited(err):
-        db.session.rollback()
-        title = http_titles()[429]
-        if wants_json():
-            return problem(429, "rate-limited", title)
-        return render_template("error.html", status=429, message=title), 429
+        return answer(429, "rate-limited", http_titles()[429])
 
     @app.errorhandler(CSRFError)
     def _csrf(err):
-        db.session.rollback()
-        message = _("The form has expired or was not sent from this site. Please reload the page and try again.")
-        return render_template("error.html", status=400, message=message), 400
+        return answer(400, "csrf-failed", _("The form has expired or was not sent from this site. "
+                                            "Please reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
-        db.session.rollback()
         status = err.code or 500
-        title = http_titles().get(status, err.name)
-        if wants_json():
-            return problem(status, SLUGS.get(status, "error"), title)
-        return render_template("error.html", status=status, message=title), status
+        if status == 500 and getattr(err, "original_exception", None) is not None:
+            app.logger.error("unhandled error", exc_info=err.original_exception)
+        return answer(status, SLUGS.get(status, "internal-error" if status == 500 else "error"),
+                      http_titles().get(status, err.name))
 
     @app.errorhandler(Exception)
     def _unexpected(err):
-        db.session.rollback()
         app.logger.exception("unhandled error")
-        title = http_titles()[500]
+        return answer(500, "internal-error", http_titles()[500])
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        """Not logged in: JSON clients get 401, browsers the login page."""
         if wants_json():
-            return problem(500, "internal-error", title)
-        return render_template("error.html", status=500, message=title), 500
+            return answer(401, "unauthorized", http_titles()[401])
+        flash(str(login_manager.login_message), login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))

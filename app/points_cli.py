@@ -37,7 +37,7 @@ def post_due_command():
 def expire_command(year):
     """Year-end clearing: expiry entries take what is left of YEAR's points to zero
     (only with POINTS_YEAR_END_EXPIRY on)."""
-    from app.services.points.awards import expire_year
+    from app.services.points.expiry import expire_year
 
     after, entries, total = 0, 0, 0
     try:
@@ -89,9 +89,9 @@ def export_rules_command(path: Path):
 @ledger_cli.command("check")
 def check_command():
     """Verify the points invariants on this database; exit 1 if any is broken."""
-    from app.services.ledger.check import check_ledger, summary
+    from app.services.invariants import check_invariants, summary
 
-    violations = check_ledger()
+    violations = check_invariants()
     for v in violations:
         click.echo(f"invariant {v.invariant}: {v.message}")
     counts = summary()

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 from flask.cli import AppGroup
 
 ROOT = Path(__file__).resolve().parent.parent

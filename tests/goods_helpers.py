@@ -5,8 +5,9 @@ from app.extensions import db
 from app.models import Lot, Product
 from app.services.goods import donations
 from app.services.goods import products as goods
-from app.services.goods import stock
 from app.services.goods.check import check_lots
+from app.services.goods import levels
+from app.services.goods import lots
 
 
 def load_products() -> dict[str, Product]:
@@ -31,7 +32,7 @@ def receive(world, lines: list[tuple[Product, int]], *, supermarket=None, donor=
 
 def level(supermarket, product) -> int:
     db.session.expire_all()
-    return stock.stock_of(supermarket.id, product.id)
+    return levels.stock_of(supermarket.id, product.id)
 
 
 def lots_of(supermarket, product) -> list[Lot]:
@@ -55,6 +56,6 @@ def redeem(actor, supermarket_id: int, product_id: int, quantity: int, *, househ
            checkout_id: int | None = None):
     """Units taken as a checkout takes them (redemption movements carrying the
     household and its village), without the checkout: for lot and trace tests."""
-    return stock.take_units(supermarket_id, product_id, quantity, kind="redemption", actor=actor,
+    return lots.take_units(supermarket_id, product_id, quantity, kind="redemption", actor=actor,
                             household_id=household.id, village_id=household.village_id,
                             checkout_id=checkout_id)

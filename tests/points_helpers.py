@@ -7,6 +7,7 @@ from PIL import Image
 from app.extensions import db
 from app.services.points import awards as points
 from app.services.points import rules
+from app.services import clock
 from tests.live import request_json
 
 
@@ -20,7 +21,7 @@ def make_rule(code: str, pts: int, *, cap: int | None = None, evidence: bool = F
 
 
 def today(now: datetime | None = None) -> str:
-    return points.local_today(now).isoformat()
+    return clock.local_today(now).isoformat()
 
 
 def award(world, user: str, households: list[str], code: str, *, now=None, occurred_on=None,

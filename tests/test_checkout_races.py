@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Checkout, Household
 from app.services.people.accounts import issue_token
-from app.services.ledger.check import check_ledger
+from app.services.invariants import check_invariants
 from tests.checkout_helpers import card_for, give_points, more_households, stocked
 from tests.goods_helpers import level, load_products, receive
 from tests.live import race, request_json
@@ -46,7 +46,7 @@ def test_racing_for_the_last_units(world, live):
     db.session.rollback()
     assert level(world.sm_east, products["大米 5kg"]) == 0
     assert sum(db.session.get(Household, hh.id).balance for hh in buyers) == 100 * THREADS - 5 * 50
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_racing_carts_for_one_household(world, live):
@@ -67,7 +67,7 @@ def test_racing_carts_for_one_household(world, live):
     db.session.rollback()
     assert db.session.get(Household, hh.id).balance == 10
     assert level(world.sm_east, products["香皂"]) == 200 - 21
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_exact_balance_only_one_wins(world, live):
@@ -83,7 +83,7 @@ def test_exact_balance_only_one_wins(world, live):
     assert statuses(results) == [201] + [409] * 11
     db.session.rollback()
     assert db.session.get(Household, hh.id).balance == 0
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_retried_confirm_charges_once(world, live):
@@ -106,7 +106,7 @@ def test_retried_confirm_charges_once(world, live):
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Checkout)) == 1
     assert db.session.get(Household, hh.id).balance == 92
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_racing_voids_restore_once(world, live):
@@ -127,7 +127,7 @@ def test_racing_voids_restore_once(world, live):
     db.session.rollback()
     assert db.session.get(Household, hh.id).balance == 100
     assert level(world.sm_east, products["大米 5kg"]) == 3
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_revoked_card_never_checks_out(world, live):
@@ -177,7 +177,7 @@ def test_checkouts_and_voids_of_the_same_goods_at_once(world, live):
     assert level(world.sm_east, soap) == 30 - 6 * 2 and level(world.sm_east, salt) == 30 - 6 * 1
     total = 2 * soap.points_price + salt.points_price
     assert [db.session.get(Household, hh.id).balance for hh in buyers] == [100] * 6 + [100 - total] * 6
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_monthly_limit_holds_under_racing_carts(world, live):
@@ -197,7 +197,7 @@ def test_monthly_limit_holds_under_racing_carts(world, live):
     assert {b["type"] for s, b in results if s == 422} == {"limit-exceeded"}
     db.session.rollback()
     assert db.session.get(Household, hh.id).balance == 1000 - 60
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_last_units_across_worker_processes(world, live):
@@ -217,4 +217,4 @@ def test_last_units_across_worker_processes(world, live):
     db.session.rollback()
     assert level(world.sm_east, rice) == 0
     assert sum(db.session.get(Household, hh.id).balance for hh in buyers) == 100 * THREADS - 5 * rice.points_price
-    assert check_ledger() == []
+    assert check_invariants() == []

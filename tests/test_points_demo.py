@@ -3,11 +3,11 @@ import random
 
 from sqlalchemy import func, select
 
-from app.demo_points import build_points_demo
+from app.demo.points import build_points_demo
 from app.extensions import db
 from app.models import Household, LedgerEntry, Rule
 from app.services.people.households import create_household
-from app.services.ledger.check import check_ledger
+from app.services.invariants import check_invariants
 
 
 def test_demo_history_is_plausible_and_consistent(world):
@@ -25,4 +25,4 @@ def test_demo_history_is_plausible_and_consistent(world):
     assert statuses["posted"] > 0 and statuses["pending"] > 0 and statuses["disputed"] == 1
     earning = set(db.session.scalars(select(LedgerEntry.household_id).distinct()))
     assert 0 < len(earning) < db.session.scalar(select(func.count()).select_from(Household))
-    assert check_ledger() == []
+    assert check_invariants() == []

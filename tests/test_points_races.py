@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import Household, LedgerEntry
 from app.services.people.households import create_household
 from app.services.ledger.writer import post_due_on
-from app.services.ledger.check import check_ledger
+from app.services.invariants import check_invariants
 from tests.live import race
 from tests.points_helpers import at, award, make_rule, post_json, today
 
@@ -109,7 +109,7 @@ def test_two_simultaneous_reversals_one_wins(app, world, live):
     assert {b["type"] for status, b in results if status == 409} == {"conflict"}
     db.session.rollback()
     assert db.session.scalar(select(func.count()).where(LedgerEntry.reversal_of == entry.id)) == 1
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_simultaneous_retries_with_one_key_write_once(world, live):
@@ -150,7 +150,7 @@ def test_due_entries_post_once_under_simultaneous_reads(world, live):
     assert {status for status, _ in results} == {200}
     assert {b["balance"] for _, b in results} == {50}
     db.session.rollback()
-    assert check_ledger() == []
+    assert check_invariants() == []
     assert db.session.scalar(select(func.count()).where(LedgerEntry.status == "posted")) == 20
 
 
@@ -191,7 +191,7 @@ def test_posting_approvals_and_reversals_racing_on_the_same_households(app, worl
     no_server_errors(results)
     assert sorted(status for status, _ in results) == [200] * 8 + [201] * 4
     db.session.rollback()
-    assert check_ledger() == []
+    assert check_invariants() == []
     for hid in hids:
         assert db.session.get(Household, hid).balance == 3 * 10 + 60 + 10 - 10
 

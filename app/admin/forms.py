@@ -1,7 +1,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField
 
+from app.services.people import policy
 from app.households.forms import MultiCheckboxField, select_choices
 
 
@@ -25,8 +26,7 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Name shown"))
     password = PasswordField(_l("Password"))
     role = SelectField(_l("Role"), choices=select_choices([
-        ("staff", _l("Village staff")), ("volunteer", _l("Supermarket volunteer")),
-        ("cadre", _l("Cadre")), ("donor", _l("Donor")), ("admin", _l("Administrator"))]))
+        (role, label) for role, label in policy.ROLE_LABELS.items()]))
     region_id = SelectField(_l("Region (staff, cadre)"), coerce=str)
     supermarket_ids = MultiCheckboxField(_l("Supermarkets (volunteer)"), coerce=str)
     donor_id = SelectField(_l("Donor (donor account)"), coerce=str)

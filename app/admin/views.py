@@ -1,3 +1,4 @@
+"""The county administrator's pages: the region tree, supermarkets and accounts."""
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -5,13 +6,13 @@ from sqlalchemy import select
 
 from app.admin import bp
 from app.admin.forms import RegionForm, SupermarketForm, ToggleForm, UserForm
+from app.boundary import attempt
 from app.extensions import db
-from app.forms import apply_errors
+from app.forms import apply_errors, flash_refusal
 from app.households.forms import select_choices
 from app.models import Donor, Region, Supermarket, User
-from app.services.people import accounts
-from app.services.people import regions
 from app.services.errors import ValidationError
+from app.services.people import accounts, policy, regions
 from app.services.people.regions import level_label
 from app.services.validate import as_id
 
@@ -19,8 +20,7 @@ from app.services.validate import as_id
 @bp.before_request
 @login_required
 def _admin_only():
-    if current_user.role != "admin":
-        abort(403)
+    policy.require(current_user, "users.manage")
 
 
 def _region_choices(blank):
@@ -41,14 +41,12 @@ def regions_page():
     form = RegionForm()
     rows, form.parent_id.choices = _region_choices(_("— none (top level) —"))
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             region = regions.create_region(current_user, {
                 "name": form.name.data, "level": form.level.data,
                 "parent_id": _int_or_none(form.parent_id.data)})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Region %(name)s added.", name=region.name), "success")
             return redirect(url_for("admin.regions"))
@@ -61,13 +59,11 @@ def supermarkets():
     form = SupermarketForm()
     __, form.region_id.choices = _region_choices(_("— choose —"))
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             sm = regions.create_supermarket(current_user, {
                 "name": form.name.data, "region_id": _int_or_none(form.region_id.data)})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Supermarket %(name)s added.", name=sm.name), "success")
             return redirect(url_for("admin.supermarkets"))
@@ -84,17 +80,15 @@ def users():
     form.donor_id.choices = select_choices([("", _("— choose —"))] + [
         (str(d.id), d.name) for d in db.session.scalars(select(Donor).order_by(Donor.name))])
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             user = accounts.create_user(current_user, {
                 "username": form.username.data, "password": form.password.data,
                 "role": form.role.data, "display_name": form.display_name.data,
                 "region_id": _int_or_none(form.region_id.data),
                 "supermarket_ids": [int(i) for i in form.supermarket_ids.data or []],
                 "donor_id": _int_or_none(form.donor_id.data)})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Account %(name)s created.", name=user.username), "success")
             return redirect(url_for("admin.users"))
@@ -107,14 +101,10 @@ def set_active(user_id: int, active: int):
     form = ToggleForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with attempt(ValidationError) as refused:
         user = accounts.set_user_active(current_user, user_id, bool(active))
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        for messages in err.errors.values():
-            for m in messages:
-                flash(str(m), "error")
+    if refused:
+        flash_refusal(refused.error)
     else:
         flash(_("Account %(name)s enabled.", name=user.username) if active
               else _("Account %(name)s disabled.", name=user.username), "success")

@@ -3,7 +3,7 @@ from flask import current_app, g, request
 
 from app.api import bp
 from app.api.common import authenticated, json_body
-from app.extensions import db, limiter
+from app.extensions import limiter
 from app.services.people.accounts import authenticate, issue_token, revoke_token
 from app.services.errors import DomainError
 from flask_babel import lazy_gettext as _l
@@ -48,7 +48,6 @@ def create_token():
     if user is None:
         raise BadCredentials()
     token, row = issue_token(user)
-    db.session.commit()
     return {
         "token": token,
         "user": {"id": user.id, "username": user.username, "role": user.role},
@@ -60,5 +59,4 @@ def create_token():
 @authenticated
 def delete_token():
     revoke_token(g.user, g.token)
-    db.session.commit()
     return "", 204

@@ -9,7 +9,7 @@ from app.database import late_write_lock
 from app.extensions import db
 from app.services.checkout import checkouts as service
 from app.services.errors import ValidationError
-from app.services.people.scope import require_role
+from app.services.people import policy
 
 
 def checkout_body(c) -> dict:
@@ -29,7 +29,7 @@ def checkout_body(c) -> dict:
 @authenticated
 @idempotent
 def create_checkout():
-    require_role(g.user, *service.SELLERS)
+    policy.require(g.user, "checkout.sell")
     checkout = service.check_out(g.user, json_body())
     # check_out leaves the checkout and its lines loaded: no need to read them back.
     return checkout_body(checkout), 201

@@ -7,7 +7,6 @@ from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Unauthorized
 
-from app.extensions import db
 from app.services.people.accounts import user_for_token
 from app.services.errors import DomainError, ValidationError
 
@@ -75,6 +74,3 @@ def pagination() -> tuple[int, int]:
 def paginated(items, page: int, per_page: int, total: int) -> dict:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
-
-def commit():
-    db.session.commit()

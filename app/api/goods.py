@@ -11,13 +11,14 @@ from app.extensions import db
 from app.models import DonationLine, Lot, LotMovement
 from app.services.goods import donations
 from app.services.goods import products as goods
-from app.services.people import scope
-from app.services.goods import stock
+from app.services.people import policy
 from app.services.errors import ValidationError
 from app.services.goods.products import yuan
-
-ALL_ROLES = ("admin", "cadre", "staff", "volunteer", "donor")
-
+from app.services.goods import levels
+from app.services.goods import lots
+from app.services.goods import stocktakes
+from app.services.goods import transfers
+from app.services.goods import writeoffs
 
 # -- shapes --------------------------------------------------------------------
 
@@ -64,7 +65,7 @@ def lot_body(lot) -> dict:
 
 
 def writeoff_body(w) -> dict:
-    taken = stock.movements_of(LotMovement.writeoff_id, w.id)
+    taken = lots.movements_of(LotMovement.writeoff_id, w.id)
     return {"id": w.id, "supermarket_id": w.supermarket_id, "product_id": w.product_id,
             "quantity": w.quantity, "reason": w.reason, "note": w.note,
             "stocktake_id": w.stocktake_id, "created_at": w.created_at.isoformat(),
@@ -109,14 +110,14 @@ def _flag(name: str) -> bool | None:
 @authenticated
 @idempotent
 def create_product():
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "products.manage")
     return product_body(goods.create_product(g.user, json_body())), 201
 
 
 @bp.get("/products")
 @authenticated
 def list_products():
-    scope.require_role(g.user, *ALL_ROLES)
+    policy.require(g.user, "products.read")
     page, per_page = pagination()
     items, total = goods.search_products(
         barcode_value=request.args.get("barcode") or None, q=request.args.get("q"),
@@ -128,7 +129,7 @@ def list_products():
 @bp.get("/products/<int:product_id>")
 @authenticated
 def get_product(product_id: int):
-    scope.require_role(g.user, *ALL_ROLES)
+    policy.require(g.user, "products.read")
     return product_body(goods.get_product(product_id))
 
 
@@ -136,7 +137,7 @@ def get_product(product_id: int):
 @authenticated
 @idempotent
 def update_product(product_id: int):
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "products.manage")
     return product_body(goods.update_product(g.user, product_id, json_body()))
 
 
@@ -144,7 +145,7 @@ def update_product(product_id: int):
 @authenticated
 @idempotent
 def retire_product(product_id: int):
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "products.manage")
     return product_body(goods.set_product_active(g.user, product_id, False))
 
 
@@ -152,7 +153,7 @@ def retire_product(product_id: int):
 @authenticated
 @idempotent
 def reactivate_product(product_id: int):
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "products.manage")
     return product_body(goods.set_product_active(g.user, product_id, True))
 
 
@@ -162,7 +163,7 @@ def reactivate_product(product_id: int):
 @authenticated
 @idempotent
 def create_donor():
-    scope.require_role(g.user, *stock.KEEPERS)
+    policy.require(g.user, "donors.manage")
     return donor_body(donations.create_donor(g.user, json_body())), 201
 
 
@@ -194,7 +195,7 @@ def donor_trace(donor_id: int):
 @authenticated
 @idempotent
 def create_donation():
-    scope.require_role(g.user, *stock.KEEPERS)
+    policy.require(g.user, "donations.receive")
     return donation_body(donations.receive_donation(g.user, json_body())), 201
 
 
@@ -202,7 +203,7 @@ def create_donation():
 @authenticated
 @idempotent
 def create_cash_donation():
-    scope.require_role(g.user, *stock.KEEPERS)
+    policy.require(g.user, "donations.receive")
     return donation_body(donations.record_cash_donation(g.user, json_body())), 201
 
 
@@ -210,7 +211,7 @@ def create_cash_donation():
 @authenticated
 @idempotent
 def create_purchase(donation_id: int):
-    scope.require_role(g.user, *stock.KEEPERS)
+    policy.require(g.user, "donations.receive")
     return purchase_body(donations.record_purchase(g.user, donation_id, json_body())), 201
 
 
@@ -243,7 +244,7 @@ def donation_trace(donation_id: int):
 @authenticated
 def get_stock(supermarket_id: int):
     page, per_page = pagination()
-    _, rows, total = stock.stock_levels(g.user, supermarket_id, low_only=bool(_flag("low")),
+    _, rows, total = levels.stock_levels(g.user, supermarket_id, low_only=bool(_flag("low")),
                                         q=request.args.get("q"), page=page, per_page=per_page)
     items = [{"product_id": p.id, "name": p.name, "quantity": qty, "unit": p.unit,
               "category": p.category, "barcode": p.barcode, "points_price": p.points_price,
@@ -256,7 +257,7 @@ def get_stock(supermarket_id: int):
 @authenticated
 def list_lots(supermarket_id: int):
     page, per_page = pagination()
-    _, lots, total = stock.lots_at(g.user, supermarket_id, product_id=request.args.get("product_id"),
+    _, lots, total = levels.lots_at(g.user, supermarket_id, product_id=request.args.get("product_id"),
                                    only_remaining=bool(_flag("remaining")), page=page,
                                    per_page=per_page)
     return paginated([lot_body(lot) for lot in lots], page, per_page, total)
@@ -266,15 +267,15 @@ def list_lots(supermarket_id: int):
 @authenticated
 @idempotent
 def create_writeoff(supermarket_id: int):
-    scope.require_role(g.user, *stock.KEEPERS)
-    return writeoff_body(stock.write_off(g.user, supermarket_id, json_body())), 201
+    policy.require(g.user, "stock.keep")
+    return writeoff_body(writeoffs.write_off(g.user, supermarket_id, json_body())), 201
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/stock/writeoffs")
 @authenticated
 def list_writeoffs(supermarket_id: int):
     page, per_page = pagination()
-    _, items, total = stock.writeoffs_at(g.user, supermarket_id, page=page, per_page=per_page)
+    _, items, total = writeoffs.writeoffs_at(g.user, supermarket_id, page=page, per_page=per_page)
     return paginated([writeoff_body(w) for w in items], page, per_page, total)
 
 
@@ -282,20 +283,20 @@ def list_writeoffs(supermarket_id: int):
 @authenticated
 @idempotent
 def create_transfer():
-    scope.require_role(g.user, *stock.KEEPERS)
-    return transfer_body(stock.transfer_stock(g.user, json_body())), 201
+    policy.require(g.user, "stock.keep")
+    return transfer_body(transfers.transfer_stock(g.user, json_body())), 201
 
 
 @bp.get("/transfers/<int:transfer_id>")
 @authenticated
 def get_transfer(transfer_id: int):
-    return transfer_body(stock.get_transfer(g.user, transfer_id))
+    return transfer_body(transfers.get_transfer(g.user, transfer_id))
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/transfers")
 @authenticated
 def list_transfers(supermarket_id: int):
-    _, items = stock.transfers_at(g.user, supermarket_id)
+    _, items = transfers.transfers_at(g.user, supermarket_id)
     return {"items": [transfer_body(t) for t in items]}
 
 
@@ -305,58 +306,58 @@ def list_transfers(supermarket_id: int):
 @authenticated
 @idempotent
 def start_stocktake(supermarket_id: int):
-    scope.require_role(g.user, *stock.KEEPERS)
-    return stocktake_body(stock.start_stocktake(g.user, supermarket_id, json_body())), 201
+    policy.require(g.user, "stocktake.count")
+    return stocktake_body(stocktakes.start_stocktake(g.user, supermarket_id, json_body())), 201
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/stocktakes")
 @authenticated
 def list_stocktakes(supermarket_id: int):
-    _, items = stock.stocktakes_at(g.user, supermarket_id)
+    _, items = stocktakes.stocktakes_at(g.user, supermarket_id)
     return {"items": [stocktake_body(st) for st in items]}
 
 
 @bp.get("/stocktakes/<int:stocktake_id>")
 @authenticated
 def get_stocktake(stocktake_id: int):
-    return stocktake_body(stock.get_stocktake(g.user, stocktake_id))
+    return stocktake_body(stocktakes.get_stocktake(g.user, stocktake_id))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/counts")
 @authenticated
 @idempotent
 def record_counts(stocktake_id: int):
-    scope.require_role(g.user, *stock.KEEPERS)
-    return stocktake_body(stock.record_counts(g.user, stocktake_id, json_body()))
+    policy.require(g.user, "stocktake.count")
+    return stocktake_body(stocktakes.record_counts(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/submit")
 @authenticated
 @idempotent
 def submit_stocktake(stocktake_id: int):
-    scope.require_role(g.user, *stock.KEEPERS)
-    return stocktake_body(stock.submit_stocktake(g.user, stocktake_id))
+    policy.require(g.user, "stocktake.count")
+    return stocktake_body(stocktakes.submit_stocktake(g.user, stocktake_id))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/finalize")
 @authenticated
 @idempotent
 def finalize_stocktake(stocktake_id: int):
-    scope.require_role(g.user, *stock.DECIDERS)
-    return stocktake_body(stock.finalize_stocktake(g.user, stocktake_id, json_body()))
+    policy.require(g.user, "stocktake.decide")
+    return stocktake_body(stocktakes.finalize_stocktake(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/reopen")
 @authenticated
 @idempotent
 def reopen_stocktake(stocktake_id: int):
-    scope.require_role(g.user, *stock.DECIDERS)
-    return stocktake_body(stock.reopen_stocktake(g.user, stocktake_id, json_body()))
+    policy.require(g.user, "stocktake.decide")
+    return stocktake_body(stocktakes.reopen_stocktake(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/cancel")
 @authenticated
 @idempotent
 def cancel_stocktake(stocktake_id: int):
-    scope.require_role(g.user, "admin", "cadre", "volunteer")
-    return stocktake_body(stock.cancel_stocktake(g.user, stocktake_id, json_body()))
+    policy.require(g.user, "stocktake.cancel")
+    return stocktake_body(stocktakes.cancel_stocktake(g.user, stocktake_id, json_body()))

@@ -3,17 +3,15 @@ from flask import g, request
 
 from app.api import bp, serializers
 from app.api.common import authenticated, json_body, paginated, pagination
-from app.extensions import db
 from app.services.people import households
-from app.services.people import scope
+from app.services.people import policy, scope
 
 
 @bp.post("/households")
 @authenticated
 def create_household():
-    scope.require_role(g.user, "admin", "staff")
+    policy.require(g.user, "households.write")
     hh = households.create_household(g.user, json_body())
-    db.session.commit()
     return serializers.household(hh), 201
 
 
@@ -37,7 +35,6 @@ def get_household(household_id: int):
 @bp.patch("/households/<int:household_id>")
 @authenticated
 def update_household(household_id: int):
-    scope.require_role(g.user, "admin", "staff")
+    policy.require(g.user, "households.write")
     hh = households.update_household(g.user, household_id, json_body())
-    db.session.commit()
     return serializers.household(hh)

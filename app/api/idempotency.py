@@ -1,11 +1,11 @@
 """Idempotency-Key (api.md Conventions; invariant 6), for any write a client
 may retry: awards now, donations and checkouts later.
 
-`@idempotent` (under `@authenticated`) runs the view as one transaction and
-commits once. With an Idempotency-Key header, the answer of a successful
-request is stored in that same transaction; the same user sending the same
-key and body again gets that answer again (same status and body) and nothing
-is done twice. The same key with another body, or while the first request is
+`@idempotent` (under `@authenticated`, or on a page's fetch with a logged-in
+user): with an Idempotency-Key header, the answer of a successful request is
+stored in the request's own transaction, which the request boundary commits
+(app/boundary.py); the same user sending the same key and body again gets
+that answer again (same status and body) and nothing is done twice. The same key with another body, or while the first request is
 still running, is 409 conflict. Refusals (4xx) are not stored: nothing was
 written, so a retry simply runs again."""
 import hashlib
@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, g, make_response, request
+from flask_login import current_user
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.exc import IntegrityError
@@ -93,17 +94,15 @@ def _replay(stored, fp: str):
 
 
 def idempotent(view):
-    """One transaction per request, with optional Idempotency-Key replay."""
+    """Optional Idempotency-Key replay for a write a client may retry."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get(HEADER)
         if key is None:
-            response = make_response(view(*args, **kwargs))
-            _finish(response)
-            return response
+            return view(*args, **kwargs)
         if not KEY_RE.fullmatch(key):
             raise ValidationError({HEADER: [_l("Use 1 to 200 printable ASCII characters.")]})
-        user_id = g.user.id
+        user_id = (g.get("user") or current_user).id
         fp = fingerprint()
         _claim(user_id, key)
         row = _stored(user_id, key)
@@ -111,13 +110,13 @@ def idempotent(view):
             db.session.rollback()
             return _replay(row, fp)
         response = make_response(view(*args, **kwargs))
+        if not 200 <= response.status_code < 300:
+            return response
         try:
-            if 200 <= response.status_code < 300:
-                db.session.connection().execute(_INSERT_KEY, {
-                    "user_id": user_id, "key": key, "fingerprint": fp, "status": response.status_code,
-                    "content_type": response.content_type, "body": response.get_data(as_text=True),
-                    "created_at": utcnow()})
-            _finish(response)
+            db.session.connection().execute(_INSERT_KEY, {
+                "user_id": user_id, "key": key, "fingerprint": fp, "status": response.status_code,
+                "content_type": response.content_type, "body": response.get_data(as_text=True),
+                "created_at": utcnow()})
         except IntegrityError:
             # Someone stored this key first (a race the lock above did not see):
             # our act is rolled back and their answer stands.
@@ -128,13 +127,6 @@ def idempotent(view):
             return _replay(row, fp)
         return response
     return wrapper
-
-
-def _finish(response) -> None:
-    if response.status_code < 400:
-        db.session.commit()
-    else:
-        db.session.rollback()
 
 
 def purge_keys(now=None) -> int:

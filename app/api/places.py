@@ -6,7 +6,7 @@ from app.api.common import authenticated, json_body
 from app.extensions import db
 from app.services.people import accounts
 from app.services.people import regions
-from app.services.people import scope
+from app.services.people import policy, scope
 
 
 @bp.get("/regions")
@@ -19,9 +19,8 @@ def list_regions():
 @bp.post("/regions")
 @authenticated
 def create_region():
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "regions.manage")
     region = regions.create_region(g.user, json_body())
-    db.session.commit()
     return serializers.region(region), 201
 
 
@@ -35,16 +34,14 @@ def list_supermarkets():
 @bp.post("/supermarkets")
 @authenticated
 def create_supermarket():
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "supermarkets.manage")
     sm = regions.create_supermarket(g.user, json_body())
-    db.session.commit()
     return serializers.supermarket(sm), 201
 
 
 @bp.post("/users")
 @authenticated
 def create_user():
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "users.manage")
     user = accounts.create_user(g.user, json_body())
-    db.session.commit()
     return serializers.user(user), 201

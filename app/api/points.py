@@ -8,7 +8,9 @@ from app.api.idempotency import idempotent
 from app.services.points import evidence
 from app.services.points import awards as points
 from app.services.points import rules
-from app.services.people import scope
+from app.services.people import policy
+from app.services.points import entries
+from app.services.points import passbook
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -23,7 +25,7 @@ def list_rules():
 @authenticated
 @idempotent
 def create_rule():
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "rules.manage")
     return serializers.rule(rules.create_rule(g.user, json_body())), 201
 
 
@@ -31,7 +33,7 @@ def create_rule():
 @authenticated
 @idempotent
 def retire_rule(code: str):
-    scope.require_role(g.user, "admin")
+    policy.require(g.user, "rules.manage")
     return serializers.rule(rules.retire_rule(g.user, code))
 
 
@@ -53,53 +55,53 @@ def _award_input() -> tuple[dict, object]:
 @authenticated
 @idempotent
 def create_awards():
-    scope.require_role(g.user, "admin", "staff")
+    policy.require(g.user, "points.award")
     data, upload = _award_input()
     entries = points.award_points(g.user, data, upload)
     return {"items": [serializers.entry(e) for e in entries]}, 201
 
 
 def _entry_body(entry) -> dict:
-    return serializers.entry(entry, points.reversed_by([entry]).get(entry.id))
+    return serializers.entry(entry, passbook.reversed_by([entry]).get(entry.id))
 
 
 @bp.post("/entries/<int:entry_id>/objection")
 @authenticated
 @idempotent
 def object_to_entry(entry_id: int):
-    return _entry_body(points.raise_objection(g.user, entry_id, json_body()))
+    return _entry_body(entries.raise_objection(g.user, entry_id, json_body()))
 
 
 @bp.post("/entries/<int:entry_id>/approve")
 @authenticated
 @idempotent
 def approve_entry(entry_id: int):
-    scope.require_role(g.user, "admin", "cadre")
-    return _entry_body(points.approve_entry(g.user, entry_id))
+    policy.require(g.user, "points.decide")
+    return _entry_body(entries.approve_entry(g.user, entry_id))
 
 
 @bp.post("/entries/<int:entry_id>/reject")
 @authenticated
 @idempotent
 def reject_entry(entry_id: int):
-    scope.require_role(g.user, "admin", "cadre")
-    return _entry_body(points.reject_entry(g.user, entry_id, json_body()))
+    policy.require(g.user, "points.decide")
+    return _entry_body(entries.reject_entry(g.user, entry_id, json_body()))
 
 
 @bp.post("/entries/<int:entry_id>/reverse")
 @authenticated
 @idempotent
 def reverse_entry(entry_id: int):
-    scope.require_role(g.user, "admin", "cadre")
-    return serializers.entry(points.reverse_entry(g.user, entry_id, json_body())), 201
+    policy.require(g.user, "points.reverse")
+    return serializers.entry(entries.reverse_entry(g.user, entry_id, json_body())), 201
 
 
 @bp.get("/households/<int:household_id>/ledger")
 @authenticated
 def household_ledger(household_id: int):
     page, per_page = pagination()
-    _, items, total = points.household_ledger(g.user, household_id, page=page, per_page=per_page)
-    reversals = points.reversed_by(items)
+    _, items, total = passbook.household_ledger(g.user, household_id, page=page, per_page=per_page)
+    reversals = passbook.reversed_by(items)
     return paginated([serializers.entry(e, reversals.get(e.id)) for e in items],
                      page, per_page, total)
 

@@ -1,5 +1,6 @@
 """Objects as the API shows them."""
 from app.models import Household, Region, Supermarket, User
+from app.services.people import policy
 from app.services.people.households import pending_points
 
 
@@ -15,7 +16,7 @@ def user(u: User) -> dict:
     body = {"id": u.id, "username": u.username, "role": u.role}
     if u.region_id is not None:
         body["region_id"] = u.region_id
-    if u.role == "volunteer":
+    if policy.reach(u) == "supermarkets":
         body["supermarket_ids"] = [s.id for s in u.supermarkets]
     if u.donor_id is not None:
         body["donor_id"] = u.donor_id
@@ -35,7 +36,7 @@ def household(h: Household, pending: int | None = None) -> dict:
 
 def households(items: list[Household]) -> list[dict]:
     """A page of households with their pending points summed in one query."""
-    from app.services.points.awards import pending_by_household
+    from app.services.points.passbook import pending_by_household
 
     pending = pending_by_household(h.id for h in items)
     return [household(h, pending.get(h.id, 0)) for h in items]

@@ -4,6 +4,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from app.api.auth import failed, login_username, per_client, per_username
 from app.auth import bp
+from app.boundary import attempt
 from app.auth.forms import LoginForm, PasswordForm
 from app.extensions import db, limiter, login_manager
 from app.forms import apply_errors
@@ -48,15 +49,13 @@ def logout():
 def password():
     form = PasswordForm()
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             accounts.change_password(current_user, {
                 "current_password": form.current_password.data,
                 "new_password": form.new_password.data,
             })
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.index"))

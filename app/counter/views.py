@@ -6,90 +6,41 @@ The page talks to the JSON endpoints below (`/counter/api/...`). They are
 session-authenticated (the login cookie, plus the CSRF token in the
 X-CSRFToken header on POST) and call the same services as /api/v1, so the
 till obeys the same rules. Refusals come back as problem+json with messages
-in the user's language."""
+in the user's language (app/errors.py: they are `json_view`s)."""
 from datetime import date
 
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from flask_login import current_user, login_required
 
 from app.api.checkouts import checkout_body
 from app.api.common import json_body
 from app.api.idempotency import idempotent
-from app.counter import bp, lookup
-from app.errors import SLUGS, http_titles, problem
+from app.counter import bp
 from app.database import late_write_lock
+from app.errors import json_view
 from app.extensions import db
 from app.services.checkout import checkouts as service
-from app.services.checkout.cards import format_number
-from app.services.errors import DomainError, Forbidden, InsufficientStock, ValidationError
-from app.services.points.awards import local_today
-from app.services.people.scope import get_supermarket
+from app.services.checkout.cards import at_counter, format_number
+from app.services.clock import local_today
+from app.services.errors import DomainError, InsufficientStock, ValidationError
+from app.services.goods import levels
+from app.services.goods.products import product_by_barcode
+from app.services.people import policy
+from app.services.people.scope import get_supermarket, supermarkets_named
 
-# Who may use the till, and who may see the checkouts and void them.
-SELLERS = service.SELLERS
-VIEWERS = ("volunteer", "admin", "cadre")
 SESSION_KEY = "counter_supermarket_id"
 
 
-def _json_endpoint() -> bool:
-    return (request.endpoint or "").startswith("counter.api_")
-
-
 @bp.before_request
+@login_required
 def _signed_in():
-    if not current_user.is_authenticated:
-        if _json_endpoint():
-            return problem(401, "unauthorized", http_titles()[401])
-        return current_app.login_manager.unauthorized()
-    if current_user.role not in VIEWERS:
-        raise Forbidden()
-    # app/api/idempotency.py keys its answers by g.user, as for bearer users.
-    g.user = current_user._get_current_object()
-
-
-# -- errors: problem+json for the page's fetches, error pages otherwise ------------
-
-@bp.errorhandler(DomainError)
-def _domain_error(err: DomainError):
-    db.session.rollback()
-    if _json_endpoint():
-        return problem(err.status, err.slug, err.title, err.detail, err.errors,
-                       **getattr(err, "extra", {}))
-    return render_template("error.html", status=err.status, message=str(err.detail)), err.status
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_error(err):
-    db.session.rollback()
-    message = _("The form has expired or was not sent from this site. Please reload the page and try again.")
-    if _json_endpoint():
-        return problem(400, "csrf-failed", message)
-    return render_template("error.html", status=400, message=message), 400
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(err: HTTPException):
-    db.session.rollback()
-    status = err.code or 500
-    title = http_titles().get(status, err.name)
-    if _json_endpoint():
-        return problem(status, SLUGS.get(status, "error"), title)
-    return render_template("error.html", status=status, message=title), status
+    policy.require(current_user, "checkout.read")
 
 
 @bp.context_processor
 def _template_helpers():
-    return {"can_void": _can_void, "local_day": local_today}
-
-
-def _can_void(c) -> bool:
-    """Show the void button: a volunteer on the day itself, a cadre or admin any day."""
-    if c.voided_at is not None:
-        return False
-    return current_user.role in ("admin", "cadre") or local_today(c.created_at) == local_today()
+    return {"local_day": local_today}
 
 
 # -- which supermarket ----------------------------------------------------------
@@ -109,7 +60,7 @@ def _chosen_market():
         except DomainError:
             session.pop(SESSION_KEY, None)
     if sm is None:
-        markets = lookup.supermarkets_for(current_user, limit=2)
+        markets = supermarkets_named(current_user, limit=2)
         if len(markets) == 1:
             sm = markets[0]
     if sm is not None:
@@ -119,7 +70,7 @@ def _chosen_market():
 
 def _pick(next_endpoint: str):
     q = (request.args.get("q") or "").strip()[:100]
-    markets = lookup.supermarkets_for(current_user, q)
+    markets = supermarkets_named(current_user, q)
     return render_template("counter/pick.html", markets=markets, q=q, next_endpoint=next_endpoint)
 
 
@@ -137,20 +88,20 @@ def _day() -> date:
 @bp.get("/")
 def index():
     """The till."""
-    if current_user.role not in SELLERS:
+    if not policy.can(current_user, "checkout.sell"):
         return redirect(url_for(".checkouts"))
     sm = _chosen_market()
     if sm is None:
         return _pick(".index")
     if "supermarket_id" in request.args:
         return redirect(url_for(".index"))
-    lookup.till(current_user, sm.id)
-    tiles = lookup.goods_in_stock(current_user, sm)
+    service.till(current_user, sm.id)
+    tiles = levels.goods_in_stock(current_user, sm)
     today = local_today()
     return render_template(
         "counter/till.html", sm=sm, tiles=tiles, day=today,
         checkouts=service.checkouts_at(current_user, sm.id, day=today),
-        several=len(lookup.supermarkets_for(current_user, limit=2)) > 1,
+        several=len(supermarkets_named(current_user, limit=2)) > 1,
         products=[_product_body(p, n) for p, n in tiles])
 
 
@@ -165,7 +116,7 @@ def checkouts():
         return redirect(url_for(".checkouts", day=day.isoformat()))
     return render_template("counter/checkouts.html", sm=sm, day=day, today=local_today(),
                            checkouts=service.checkouts_at(current_user, sm.id, day=day, limit=500),
-                           several=len(lookup.supermarkets_for(current_user, limit=2)) > 1)
+                           several=len(supermarkets_named(current_user, limit=2)) > 1)
 
 
 @bp.get("/checkouts/<int:checkout_id>")
@@ -182,8 +133,7 @@ def _product_body(p, stock: int) -> dict:
             "barcode": p.barcode, "category": p.category, "stock": stock}
 
 
-def _household_body(card) -> dict:
-    hh = card.household
+def _household_body(hh, card) -> dict:
     return {
         "household": {"id": hh.id, "head_name": hh.head_name, "code": hh.code,
                       "village": hh.village.name, "members": hh.members, "balance": hh.balance,
@@ -194,32 +144,34 @@ def _household_body(card) -> dict:
 
 
 @bp.post("/api/resolve")
+@json_view
 def api_resolve():
     """A scanned card payload ("81" + 39 digits) or a typed 10-digit number:
     the household, its balance and what is left of a monthly limit."""
     data = json_body()
-    sm = lookup.till(current_user, data.get("supermarket_id"))
-    card = lookup.card_at_counter(current_user, sm, payload=data.get("payload"),
-                                  number=data.get("number"))
-    return _household_body(card)
+    sm = service.till(current_user, data.get("supermarket_id"))
+    hh, card = at_counter(current_user, sm, payload=data.get("payload"), number=data.get("number"))
+    return _household_body(hh, card)
 
 
 @bp.get("/api/product")
+@json_view
 def api_product():
     """A scanned EAN-13: the product and its stock at this supermarket."""
-    sm = lookup.till(current_user, request.args.get("supermarket_id", type=int))
-    product = lookup.product_by_barcode(request.args.get("barcode", ""))
-    return {"product": _product_body(product, lookup.stock_for(sm, [product.id])[product.id])}
+    sm = service.till(current_user, request.args.get("supermarket_id", type=int))
+    product = product_by_barcode(request.args.get("barcode", ""))
+    return {"product": _product_body(product, levels.stock_for(sm, [product.id])[product.id])}
 
 
 def _stock_body(sm, product_ids) -> dict[str, int]:
     """{product id: stock now} for the page's tiles (JSON keys are strings)."""
     ids = [p for p in product_ids if isinstance(p, int) and not isinstance(p, bool)]
-    return {str(k): v for k, v in lookup.stock_for(sm, ids).items()}
+    return {str(k): v for k, v in levels.stock_for(sm, ids).items()}
 
 
 @bp.post("/api/checkouts")
 @late_write_lock
+@json_view
 @idempotent
 def api_checkout():
     """Confirm the cart: `check_out`, once per Idempotency-Key (one key per cart)."""
@@ -230,7 +182,7 @@ def api_checkout():
         # Tell the page how many there are now, so it can fix its tiles and cart.
         db.session.rollback()
         lines = data.get("lines") if isinstance(data.get("lines"), list) else []
-        sm = lookup.till(current_user, data.get("supermarket_id"))
+        sm = service.till(current_user, data.get("supermarket_id"))
         err.extra = {"stock": _stock_body(sm, [line.get("product_id") for line in lines
                                                if isinstance(line, dict)])}
         raise
@@ -243,6 +195,7 @@ def api_checkout():
 
 
 @bp.post("/api/checkouts/<int:checkout_id>/void")
+@json_view
 @idempotent
 def api_void(checkout_id: int):
     """Void a checkout (reason required): points and goods come back through new entries."""
@@ -256,6 +209,7 @@ def api_void(checkout_id: int):
 
 
 @bp.get("/api/checkouts")
+@json_view
 def api_checkouts():
     """Today's checkouts at a supermarket, as the list's HTML (after a confirm or a void)."""
     sm = get_supermarket(current_user, request.args.get("supermarket_id", type=int))

@@ -5,6 +5,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.boundary import attempt
 from app.extensions import db
 from app.forms import apply_errors
 from app.goods import bp
@@ -13,10 +14,10 @@ from app.households.forms import select_choices
 from app.models import Supermarket
 from app.services.goods import donations as service
 from app.services.goods import products as goods
-from app.services.people import scope
-from app.services.goods import stock
+from app.services.people import policy, scope
 from app.services.errors import ValidationError
 from app.services.goods.products import yuan
+from app.services import clock
 
 LINE_RE = re.compile(r"lines-(\d{1,3})-(product_id|quantity|unit_value)")
 
@@ -27,7 +28,7 @@ def _page() -> int:
 
 def _keeper_markets() -> list[Supermarket]:
     """Supermarkets whose stock the user keeps (volunteers theirs, admin all)."""
-    if current_user.role not in stock.KEEPERS:
+    if not policy.can(current_user, "donations.receive"):
         return []
     return list(db.session.scalars(scope.visible_supermarkets(current_user)))
 
@@ -36,7 +37,7 @@ def _keeper_markets() -> list[Supermarket]:
 
 @bp.get("/donors")
 def donors():
-    if current_user.role == "donor":
+    if not policy.can(current_user, "donors.list"):  # a donor: their own page
         return redirect(url_for("goods.donor", donor_id=current_user.donor_id or 0))
     q = (request.args.get("q") or "").strip()[:100]
     kind = request.args.get("kind") or None
@@ -45,20 +46,18 @@ def donors():
                                          per_page=per_page)
     return render_template("goods/donors.html", items=items, total=total, page=_page(),
                            per_page=per_page, q=q, kind=kind,
-                           can_add=current_user.role in stock.KEEPERS)
+                           can_add=policy.can(current_user, "donors.manage"))
 
 
 @bp.route("/donors/new", methods=["GET", "POST"])
 def new_donor():
-    scope.require_role(current_user, *stock.KEEPERS)
+    policy.require(current_user, "donors.manage")
     form = DonorForm()
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             donor = service.create_donor(current_user, form.data_for_service())
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Donor %(name)s added.", name=donor.name), "success")
             return redirect(request.args.get("next") == "receive" and
@@ -85,17 +84,17 @@ def donations():
     items, total = service.search_donations(current_user, supermarket_id=supermarket_id,
                                             page=_page(), per_page=per_page)
     markets = db.session.scalars(scope.visible_supermarkets(current_user)).all() \
-        if current_user.role != "donor" else []
+        if policy.can(current_user, "stock.read") else []
     return render_template("goods/donations.html", items=items, total=total, page=_page(),
                            per_page=per_page, markets=markets, supermarket_id=supermarket_id,
-                           can_receive=current_user.role in stock.KEEPERS)
+                           can_receive=policy.can(current_user, "donations.receive"))
 
 
 @bp.get("/donations/<int:donation_id>")
 def donation(donation_id: int):
     d = service.get_donation(current_user, donation_id)
     trace = service.trace_donation(current_user, d.id)
-    can_buy = (d.kind == "cash" and current_user.role in stock.KEEPERS
+    can_buy = (d.kind == "cash" and policy.can(current_user, "donations.receive")
                and d.amount_fen > service.spent_fen(d.id))
     return render_template("goods/donation.html", donation=d, trace=trace, can_buy=can_buy,
                            purchases=service.purchases_of(d),
@@ -151,13 +150,13 @@ def _scanner_page(template: str, *, mode: str, markets, action: str, error=None,
     return render_template(
         template, mode=mode, markets=markets, products=_product_data(), lines=lines,
         errors=other, field_errors=error.errors if error else {}, form_data=request.form,
-        action=action, today=stock.local_today().isoformat(), **context)
+        action=action, today=clock.local_today().isoformat(), **context)
 
 
 @bp.route("/receive", methods=["GET", "POST"])
 def receive():
     """The counter page: pick or add the donor, scan the goods, save, print the receipt."""
-    scope.require_role(current_user, *stock.KEEPERS)
+    policy.require(current_user, "donations.receive")
     markets = _keeper_markets()
     error = None
     if request.method == "POST":
@@ -172,13 +171,10 @@ def receive():
         for line in data["lines"]:
             if not line.get("unit_value"):
                 line.pop("unit_value", None)
-        try:
+        with attempt(ValidationError) as refused:
             d = service.receive_donation(current_user, data)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            error = err
-        else:
+        error = refused.error
+        if not refused:
             flash(_("Donation received: receipt %(no)s.", no=d.receipt_no), "success")
             return redirect(url_for("goods.receipt", donation_id=d.id))
     selected_donor = request.args.get("donor_id", type=int)
@@ -191,7 +187,7 @@ def receive():
 @bp.route("/donations/<int:donation_id>/purchase", methods=["GET", "POST"])
 def purchase(donation_id: int):
     """Goods bought with a cash donation, entered like a donation (the price is required)."""
-    scope.require_role(current_user, *stock.KEEPERS)
+    policy.require(current_user, "donations.receive")
     d = service.get_donation(current_user, donation_id)
     if d.kind != "cash":
         flash(_("Only a cash donation pays for purchases."), "warning")
@@ -201,13 +197,10 @@ def purchase(donation_id: int):
         form = request.form
         data = {"supermarket_id": form.get("supermarket_id"), "purchased_on": form.get("received_on"),
                 "supplier": form.get("supplier"), "note": form.get("note"), "lines": _posted_lines()}
-        try:
+        with attempt(ValidationError) as refused:
             service.record_purchase(current_user, d.id, data)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            error = err
-        else:
+        error = refused.error
+        if not refused:
             flash(_("Purchase recorded."), "success")
             return redirect(url_for("goods.donation", donation_id=d.id))
     left = d.amount_fen - service.spent_fen(d.id)
@@ -218,21 +211,19 @@ def purchase(donation_id: int):
 
 @bp.route("/cash", methods=["GET", "POST"])
 def cash():
-    scope.require_role(current_user, *stock.KEEPERS)
+    policy.require(current_user, "donations.receive")
     form = CashForm()
     form.donor_id.choices = select_choices(
         [("", _("— choose —"))] + [(str(x.id), x.name) for x in service.all_donors()])
     form.supermarket_id.choices = select_choices((str(s.id), s.name) for s in _keeper_markets())
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             d = service.record_cash_donation(current_user, {
                 "donor_id": form.donor_id.data, "supermarket_id": form.supermarket_id.data,
                 "amount": form.amount.data, "note": form.note.data,
                 "received_on": form.received_on.data.isoformat() if form.received_on.data else None})
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Cash donation of %(amount)s yuan recorded: receipt %(no)s.",
                     amount=f"{yuan(d.amount_fen)}", no=d.receipt_no), "success")

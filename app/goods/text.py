@@ -85,7 +85,7 @@ def rmb_upper_filter(fen) -> str:
 @bp.app_context_processor
 def _goods_helpers():
     def goods_low_stock(limit: int = 20):
-        from app.services.goods.stock import low_stock
+        from app.services.goods.levels import low_stock
 
         if not current_user.is_authenticated:
             return []

@@ -15,12 +15,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.extensions import db
-from app.forms import apply_errors
+from app.boundary import attempt
+from app.forms import apply_errors, flash_refusal
 from app.households import bp
 from app.households.forms import ImportForm
 from app.services.people import register_import as service
-from app.services.people import scope
+from app.services.people import policy
 from app.services.errors import ValidationError
 
 SESSION_KEY = "household_import"
@@ -84,7 +84,7 @@ def _field_labels() -> dict:
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_register():
-    scope.require_role(current_user, "admin", "staff")
+    policy.require(current_user, "households.import")
     form = ImportForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -108,7 +108,7 @@ def import_register():
 
 @bp.post("/import/confirm")
 def import_confirm():
-    scope.require_role(current_user, "admin", "staff")
+    policy.require(current_user, "households.import")
     path = _pending()
     claimed = path.with_suffix(".claimed") if path is not None else None
     try:
@@ -125,19 +125,17 @@ def import_confirm():
             os.rename(claimed, path)
             flash(_("The register changed since the preview: check the rows again."), "warning")
             return redirect(url_for("households.import_register"))
-        created = service.import_households(current_user, preview, only_good=only_good)
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        os.rename(claimed, path)
-        for messages in err.errors.values():
-            for message in messages:
-                flash(str(message), "error")
-        return redirect(url_for("households.import_register"))
+        with attempt(ValidationError) as refused:
+            created = service.import_households(current_user, preview, only_good=only_good)
     except BaseException:
-        db.session.rollback()
         os.rename(claimed, path)
         raise
+    if refused:
+        os.rename(claimed, path)
+        flash_refusal(refused.error)
+        return redirect(url_for("households.import_register"))
+    # The request commits the households when it ends; if that failed, the
+    # upload would have to be made again (nothing of it would be written).
     claimed.unlink(missing_ok=True)
     session.pop(SESSION_KEY, None)
     flash(ngettext("%(num)d household imported.", "%(num)d households imported.", len(created)), "success")
@@ -146,7 +144,7 @@ def import_confirm():
 
 @bp.post("/import/cancel")
 def import_cancel():
-    scope.require_role(current_user, "admin", "staff")
+    policy.require(current_user, "households.import")
     _discard()
     flash(_("The import was cancelled; nothing was written."), "info")
     return redirect(url_for("households.import_register"))

@@ -2,18 +2,18 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from app.extensions import db
-from app.forms import apply_errors
-from app.households import bp
-from app.households.forms import HouseholdForm
 from flask_wtf import FlaskForm
 
+from app.boundary import attempt
+from app.extensions import db
+from app.forms import apply_errors, flash_refusal
+from app.households import bp
+from app.households.forms import HouseholdForm
 from app.services.checkout import cards
-from app.services.people import households as service
 from app.services.checkout.card_images import card_png, cards_sheet_pdf
-from app.services.checkout.cards_print import village_cards
-from app.services.people import scope
 from app.services.errors import ValidationError
+from app.services.people import households as service
+from app.services.people import policy, scope
 
 
 def _villages():
@@ -23,8 +23,7 @@ def _villages():
 @bp.before_request
 @login_required
 def _staff_or_reader():
-    if current_user.role not in ("admin", "staff", "cadre"):
-        abort(403)
+    policy.require(current_user, "households.read_register")
 
 
 @bp.get("/")
@@ -39,24 +38,22 @@ def index():
     return render_template("households/index.html", items=items, total=total, page=max(page, 1),
                            per_page=current_app.config["PER_PAGE_DEFAULT"], villages=_villages(),
                            village_id=village_id, q=q, status=status,
-                           can_edit=current_user.role in ("admin", "staff"))
+                           can_edit=policy.can(current_user, "households.write"))
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    scope.require_role(current_user, "admin", "staff")
+    policy.require(current_user, "households.write")
     villages = _villages()
     form = HouseholdForm(villages)
     del form.status
     if request.method == "GET" and request.args.get("village_id", type=int):
         form.village_id.data = request.args.get("village_id", type=int)
     if form.validate_on_submit():
-        try:
+        with attempt(ValidationError) as refused:
             hh = service.create_household(current_user, form.data_for_service())
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Household %(code)s added.", code=hh.code), "success")
             return redirect(url_for("households.detail", household_id=hh.id))
@@ -67,21 +64,18 @@ def new():
 def detail(household_id: int):
     hh = scope.get_household(current_user, household_id)
     return render_template("households/detail.html", hh=hh, card=cards.current_card(hh),
-                           can_edit=current_user.role in ("admin", "staff"), card_form=FlaskForm())
+                           can_edit=policy.can(current_user, "households.write"),
+                           card_form=FlaskForm())
 
 
 @bp.post("/<int:household_id>/card")
 def issue_card(household_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
-    try:
+    with attempt(ValidationError) as refused:
         card = cards.issue_card(current_user, household_id)
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        for messages in err.errors.values():
-            for message in messages:
-                flash(str(message), "error")
+    if refused:
+        flash_refusal(refused.error)
     else:
         flash(_("Card %(number)s issued; any earlier card no longer works.",
                 number=cards.format_number(card.number)), "success")
@@ -98,7 +92,7 @@ def card_image(household_id: int):
 
 @bp.get("/cards.pdf")
 def card_sheet():
-    village, village_cards_ = village_cards(current_user, request.args.get("village_id"))
+    village, village_cards_ = cards.village_cards(current_user, request.args.get("village_id"))
     return Response(cards_sheet_pdf(village_cards_, village.name), mimetype="application/pdf",
                     headers={"Cache-Control": "no-store",
                              "Content-Disposition": f'inline; filename="cards-{village.id}.pdf"'})
@@ -112,12 +106,10 @@ def edit(household_id: int):
     if form.validate_on_submit():
         data = form.data_for_service()
         data.pop("village_id", None)
-        try:
+        with attempt(ValidationError) as refused:
             service.update_household(current_user, hh.id, data)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            apply_errors(form, err)
+        if refused:
+            apply_errors(form, refused.error)
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("households.detail", household_id=hh.id))

@@ -7,8 +7,7 @@ from sqlalchemy import func, select, text
 from app.extensions import db
 from app.i18n import COOKIE
 from app.main import bp
-from app.models import Household, Region
-from app.services.people import scope
+from app.services.people import policy, scope
 
 
 @bp.get("/healthz")
@@ -48,15 +47,18 @@ def set_language(code: str):
 @bp.get("/")
 @login_required
 def index():
+    """Each role's home page (main/home_<role>.html)."""
     user = current_user
     stats = {}
-    if user.role in ("admin", "cadre", "staff"):
+    if policy.can(user, "households.read_register"):
         hh = scope.visible_households(user).subquery()
         stats["households"] = db.session.scalar(select(func.count()).select_from(hh))
         stats["active"] = db.session.scalar(
             select(func.count()).select_from(hh).where(hh.c.status == "active"))
         stats["villages"] = len(db.session.scalars(scope.visible_villages(user)).all())
     supermarkets = db.session.scalars(scope.visible_supermarkets(user)).all()
-    villages = db.session.scalars(scope.visible_villages(user)).all() if user.role in ("staff", "cadre") else []
+    # Staff and cadres (whose reach is a region, not the whole county) see their villages listed.
+    villages = db.session.scalars(scope.visible_villages(user)).all() \
+        if stats and scope.region_paths(user) else []
     return render_template(f"main/home_{user.role}.html", stats=stats,
                            supermarkets=supermarkets, villages=villages)

@@ -9,7 +9,8 @@ from app.models.goods import (
 )
 from app.models.households import HOUSEHOLD_STATUSES, Household
 from app.models.points import (
-    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, Evidence, IdempotencyKey, LedgerEntry, Rule,
+    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, Evidence, HouseholdMonth, IdempotencyKey,
+    LedgerEntry, Rule,
 )
 from app.models.regions import LEVELS, Region, Supermarket
 from app.models.types import utcnow
@@ -19,7 +20,7 @@ __all__ = [
     "CARD_STATUSES", "Card", "Checkout", "CheckoutLine",
     "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
-    "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "IdempotencyKey",
+    "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "HouseholdMonth", "IdempotencyKey",
     "LedgerEntry", "Rule",
     "DONATION_KINDS", "MOVEMENT_KINDS", "STOCKTAKE_STATUSES", "WRITEOFF_REASONS", "Donation",
     "DonationLine", "Lot", "LotMovement", "Product", "Purchase", "Stocktake", "StocktakeLine",

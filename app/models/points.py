@@ -128,6 +128,31 @@ class LedgerEntry(db.Model):
     )
 
 
+class HouseholdMonth(db.Model):
+    """What the reports count, per household, calendar month and rule category,
+    kept in step with the ledger in the same transaction by the ledger's one
+    writer (app.services.ledger.writer). Awards and deductions count in the
+    month of their occurred_on while live (pending, disputed or posted, and not
+    reversed); a checkout counts in the month of its local date unless voided,
+    under category ''. Adjustments and expiry count nowhere."""
+
+    __tablename__ = "household_months"
+
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), primary_key=True)
+    # The first day of the month.
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    awarded: Mapped[int] = mapped_column(default=0)
+    awards: Mapped[int] = mapped_column(default=0)
+    # Deducted points as a positive number.
+    deducted: Mapped[int] = mapped_column(default=0)
+    deductions: Mapped[int] = mapped_column(default=0)
+    redeemed: Mapped[int] = mapped_column(default=0)
+    checkouts: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_household_months_month", "month"),)
+
+
 class IdempotencyKey(db.Model):
     """The first answer to a request sent with an Idempotency-Key (invariant 6),
     written in the same transaction as the act it answers."""

@@ -3,42 +3,34 @@ import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
-from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, send_file, url_for)
+from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from app.boundary import attempt
+from app.errors import json_view
 from app.extensions import db
-from app.forms import apply_errors
+from app.forms import apply_errors, flash_refusal
 from app.models import utcnow
 from app.points import bp
 from app.points.forms import AwardForm, PinForm, ReasonForm, RuleForm, RuleImportForm
-from app.points import awarding
-from app.services.points import catalogue
 from app.services.checkout import cards
-from app.services.points import evidence
-from app.services.points import passbook
-from app.services.points import awards as points
-from app.services.points import review
-from app.services.points import rules
-from app.services.people import scope
-from app.services.errors import (CapExceeded, Conflict, DomainError, Forbidden, HouseholdInactive,
-                                 NotFound, ValidationError)
+from app.services.clock import local_today
+from app.services.errors import (CapExceeded, Conflict, Forbidden, HouseholdInactive, NotFound,
+                                 ValidationError)
+from app.services.people import households, policy, scope
+from app.services.points import awards, entries, evidence, passbook, rules
 from app.services.points.notices import last_notice_day
 
-PAGE_ROLES = ("admin", "staff", "cadre")
-AWARDING = ("admin", "staff")
-DECIDING = ("admin", "cadre")
 CARD_NUMBER = re.compile(r"\d{10}")
 
 
 @bp.before_request
 @login_required
 def _signed_in():
-    if current_user.role not in PAGE_ROLES:
-        abort(403)
+    policy.require(current_user, "points.read")
 
 
 def _villages():
@@ -54,30 +46,24 @@ def _back(default: str) -> str:
     return target
 
 
-def _flash_errors(err: DomainError) -> None:
-    messages = [str(m) for values in err.errors.values() for m in values]
-    for message in messages or [str(err.detail)]:
-        flash(message, "error")
-
-
 # -- awarding ---------------------------------------------------------------------
 
 def _award_page(form: AwardForm, *, village_id=None, wanted=(), blocked=None, summary=None,
                 household_errors=(), status: int = 200):
     villages = _villages()
-    wanted = awarding.households_by_ids(current_user, wanted)
+    wanted = households.households_by_ids(current_user, wanted)
     if village_id is None and len(villages) == 1:
         village_id = villages[0].id
     if village_id is None and wanted:
         village_id = wanted[0].village_id
     village, listed = None, []
     if village_id is not None and any(v.id == village_id for v in villages):
-        village, listed = awarding.village_households(current_user, village_id)
+        village, listed = households.village_households(current_user, village_id)
     listed_ids = {h.id for h in listed}
-    today = points.local_today()
+    today = local_today()
     blocked = blocked or {}
     return render_template(
-        "points/award.html", form=form, rule_groups=awarding.awardable_rules(),
+        "points/award.html", form=form, rule_groups=rules.rules_by_category(include_retired=False),
         villages=villages, village=village, listed=listed,
         chosen=[h for h in wanted if h.id not in listed_ids],
         checked={h.id for h in wanted}, blocked=blocked, summary=summary,
@@ -89,17 +75,17 @@ def _award_page(form: AwardForm, *, village_id=None, wanted=(), blocked=None, su
 
 @bp.get("/award")
 def award():
-    scope.require_role(current_user, *AWARDING)
+    policy.require(current_user, "points.award")
     form = AwardForm()
     form.rule_code.data = request.args.get("rule_code") or ""
-    form.occurred_on.data = points.local_today().isoformat()
+    form.occurred_on.data = local_today().isoformat()
     return _award_page(form, village_id=request.args.get("village_id", type=int),
                        wanted=request.args.getlist("household_id"))[0]
 
 
 @bp.post("/award")
 def award_post():
-    scope.require_role(current_user, *AWARDING)
+    policy.require(current_user, "points.award")
     form = AwardForm()
     if not form.validate_on_submit():
         abort(400)
@@ -110,20 +96,19 @@ def award_post():
         upload = None
     data = {"household_ids": ids, "rule_code": form.rule_code.data,
             "occurred_on": form.occurred_on.data, "note": form.note.data}
-    try:
-        made = points.award_points(current_user, data, upload)
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
+    with attempt(ValidationError, CapExceeded, HouseholdInactive, NotFound) as refused:
+        made = awards.award_points(current_user, data, upload)
+    if refused and isinstance(refused.error, ValidationError):
+        err = refused.error
         household_errors = [str(m) for m in err.errors.pop("household_ids", [])]
         apply_errors(form, err)
         return _award_page(form, village_id=village_id, wanted=ids,
                            household_errors=household_errors)
-    except (CapExceeded, HouseholdInactive, NotFound) as err:
-        db.session.rollback()
-        blocked = awarding.blocked_households(err)
-        if not blocked:
-            raise
+    if refused:
+        err = refused.error
+        if not err.households:
+            raise err
+        blocked = {hid: [str(m) for m in msgs] for hid, msgs in err.households.items()}
         return _award_page(form, village_id=village_id, wanted=ids, blocked=blocked,
                            summary=str(err.detail), status=404 if isinstance(err, NotFound) else 200)
     flash(_award_message(made), "success")
@@ -151,66 +136,57 @@ def _award_message(made) -> str:
 @bp.get("/award/households")
 def award_households():
     """The tick list of one village, as an HTML fragment for the awarding page."""
-    scope.require_role(current_user, *AWARDING)
-    village, listed = awarding.village_households(current_user,
-                                                  request.args.get("village_id", type=int))
+    policy.require(current_user, "points.award")
+    village, listed = households.village_households(current_user,
+                                                    request.args.get("village_id", type=int))
     return render_template("points/_village_households.html", village=village, listed=listed,
                            checked=set(), blocked={})
 
 
 @bp.post("/cards/resolve")
+@json_view
 def resolve_card():
     """A scanned QR payload or a typed card number -> the household (JSON, for points.js)."""
-    scope.require_role(current_user, *AWARDING)
+    policy.require(current_user, "points.award")
     body = request.get_json(silent=True)
     code = body.get("code") if isinstance(body, dict) else None
     code = re.sub(r"[\s-]", "", code) if isinstance(code, str) else ""
     if not code:
-        return jsonify(error=_("Scan a card or type its number.")), 422
-    try:
-        if CARD_NUMBER.fullmatch(code):
-            card = cards.resolve_card(current_user, number=code)
-        else:
-            card = cards.resolve_card(current_user, payload=code)
-    except DomainError as err:
-        db.session.rollback()
-        return jsonify(error=str(err.detail)), err.status
+        message = _("Scan a card or type its number.")
+        raise ValidationError({"code": [message]}, detail=message)
+    if CARD_NUMBER.fullmatch(code):
+        card = cards.resolve_card(current_user, number=code)
+    else:
+        card = cards.resolve_card(current_user, payload=code)
     hh = card.household
-    if hh.status != "active":
-        return jsonify(error=_("%(household)s has exited the programme.",
-                               household=f"{hh.code} {hh.head_name}")), 422
-    return jsonify(household={"id": hh.id, "code": hh.code, "head_name": hh.head_name,
-                              "village": hh.village.name, "village_id": hh.village_id,
-                              "balance": hh.balance})
+    policy.require(current_user, "points.award", hh)
+    return {"household": {"id": hh.id, "code": hh.code, "head_name": hh.head_name,
+                          "village": hh.village.name, "village_id": hh.village_id,
+                          "balance": hh.balance}}
 
 
 # -- the rule catalogue -------------------------------------------------------------
 
 @bp.get("/rules")
 def rules_index():
-    return render_template("points/rules.html", groups=catalogue.rules_by_category(),
-                           retired=catalogue.retired_rules(),
-                           is_admin=current_user.role == "admin", form=FlaskForm())
+    return render_template("points/rules.html", groups=rules.rules_by_category(),
+                           retired=rules.retired_rules(),
+                           form=FlaskForm())
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
 def rule_new():
-    scope.require_role(current_user, "admin")
+    policy.require(current_user, "rules.manage")
     form = RuleForm()
     if form.validate_on_submit():
         data = form.data_for_service()
         if isinstance(data["code"], str) and rules.current_rule(data["code"].strip()) is not None:
             form.code.errors = [_("This code is already in the catalogue; change that rule instead.")]
         else:
-            try:
+            with attempt(ValidationError, Conflict) as refused:
                 rule = rules.create_rule(current_user, data)
-                db.session.commit()
-            except (ValidationError, Conflict) as err:
-                db.session.rollback()
-                if isinstance(err, ValidationError):
-                    apply_errors(form, err)
-                else:
-                    flash(str(err.detail), "error")
+            if refused:
+                apply_errors(form, refused.error)
             else:
                 flash(_("Rule %(code)s added.", code=rule.code), "success")
                 return redirect(url_for("points.rules_index") + f"#rule-{rule.code}")
@@ -220,7 +196,7 @@ def rule_new():
 
 @bp.route("/rules/<code>/edit", methods=["GET", "POST"])
 def rule_edit(code: str):
-    scope.require_role(current_user, "admin")
+    policy.require(current_user, "rules.manage")
     latest = rules.current_rule(code)
     if latest is None:
         abort(404)
@@ -228,15 +204,10 @@ def rule_edit(code: str):
     if request.method == "GET":
         form.cap_per_month.data = latest.cap_per_month if latest.cap_per_month is not None else ""
     if form.validate_on_submit():
-        try:
-            rule = catalogue.change_rule(current_user, latest.code, form.data_for_service())
-            db.session.commit()
-        except (ValidationError, Conflict) as err:
-            db.session.rollback()
-            if isinstance(err, ValidationError):
-                apply_errors(form, err)
-            else:
-                flash(str(err.detail), "error")
+        with attempt(ValidationError, Conflict) as refused:
+            rule = rules.change_rule(current_user, latest.code, form.data_for_service())
+        if refused:
+            apply_errors(form, refused.error)
         else:
             if rule is None:
                 flash(_("Nothing changed."), "info")
@@ -245,20 +216,19 @@ def rule_edit(code: str):
                         code=rule.code, version=rule.version), "success")
             return redirect(url_for("points.rules_index") + f"#rule-{latest.code}")
     return render_template("points/rule_form.html", form=form, rule=latest,
-                           versions=catalogue.rule_versions(latest.code), categories=_categories())
+                           versions=rules.rule_versions(latest.code), categories=_categories())
 
 
 def _categories() -> list[str]:
-    return [category for category, _rules in catalogue.rules_by_category(include_retired=True)]
+    return [category for category, _rules in rules.rules_by_category(include_retired=True)]
 
 
 @bp.post("/rules/<code>/retire")
 def rule_retire(code: str):
-    scope.require_role(current_user, "admin")
+    policy.require(current_user, "rules.manage")
     if not FlaskForm().validate_on_submit():
         abort(400)
     rule = rules.retire_rule(current_user, code)
-    db.session.commit()
     flash(_("Rule %(code)s retired: it can no longer be awarded. Past awards are kept.",
             code=rule.code), "success")
     return redirect(url_for("points.rules_index"))
@@ -266,17 +236,15 @@ def rule_retire(code: str):
 
 @bp.route("/rules/import", methods=["GET", "POST"])
 def rules_import():
-    scope.require_role(current_user, "admin")
+    policy.require(current_user, "rules.manage")
     form = RuleImportForm()
     problems = []
     if form.validate_on_submit():
         upload = form.file.data
-        try:
+        with attempt(ValidationError, Conflict) as refused:
             summary = rules.import_rules(current_user, upload.filename, upload.read())
-            db.session.commit()
-        except (ValidationError, Conflict) as err:
-            db.session.rollback()
-            problems = _import_problems(err)
+        if refused:
+            problems = _import_problems(refused.error)
         else:
             flash(_("Catalogue imported: %(added)d new rules, %(versions)d new versions, "
                     "%(unchanged)d unchanged.", added=summary["added"],
@@ -285,7 +253,7 @@ def rules_import():
     return render_template("points/rules_import.html", form=form, problems=problems)
 
 
-def _import_problems(err: DomainError) -> list[tuple[str, str]]:
+def _import_problems(err) -> list[tuple[str, str]]:
     """[(where, message)] with 'rows.5.points' read as 'Row 5, points'."""
     out = []
     for key, messages in (err.errors or {"": [err.detail]}).items():
@@ -309,34 +277,33 @@ def rules_export():
 @bp.get("/review")
 def review_page():
     village_id = request.args.get("village_id", type=int)
-    deciding = current_user.role in DECIDING
-    decisions = review.decision_queue(current_user, village_id) if deciding else []
-    notice, notice_total = review.on_notice(current_user, village_id)
+    decisions = entries.decision_queue(current_user, village_id)
+    notice, notice_total = entries.on_notice(current_user, village_id)
     return render_template("points/review.html", decisions=decisions, notice=notice,
-                           notice_total=notice_total, deciding=deciding, villages=_villages(),
+                           notice_total=notice_total, villages=_villages(),
                            village_id=village_id, now=utcnow())
 
 
-def _entry_action(entry_id: int, act, *, roles=PAGE_ROLES, reason: bool = True):
-    scope.require_role(current_user, *roles)
+def _entry_action(entry_id: int, permission: str, act, *, reason: bool = True):
+    """Run an act on an entry from a small form; a refusal of the entry's state
+    comes back as a flash (a role that may not act at all: 403)."""
+    policy.require(current_user, permission)
     form = ReasonForm()
     if not form.validate_on_submit():
         abort(400)
     back = _back(url_for("points.review_page"))
-    try:
+    with attempt(ValidationError, Conflict, Forbidden) as refused:
         result = act(current_user, entry_id, {"reason": form.reason.data}) if reason else \
             act(current_user, entry_id)
-        db.session.commit()
-    except (ValidationError, Conflict, Forbidden) as err:
-        db.session.rollback()
-        _flash_errors(err)
+    if refused:
+        flash_refusal(refused.error)
         return redirect(back), None
     return redirect(back), result
 
 
 @bp.post("/entries/<int:entry_id>/objection")
 def entry_objection(entry_id: int):
-    response, entry = _entry_action(entry_id, points.raise_objection)
+    response, entry = _entry_action(entry_id, "points.object", entries.raise_objection)
     if entry is not None:
         flash(_("Objection recorded: entry %(id)d is disputed until a cadre decides.", id=entry.id),
               "success")
@@ -345,7 +312,7 @@ def entry_objection(entry_id: int):
 
 @bp.post("/entries/<int:entry_id>/approve")
 def entry_approve(entry_id: int):
-    response, entry = _entry_action(entry_id, points.approve_entry, roles=DECIDING, reason=False)
+    response, entry = _entry_action(entry_id, "points.decide", entries.approve_entry, reason=False)
     if entry is not None:
         flash(_("Entry %(id)d upheld.", id=entry.id) if entry.decided_by_id == current_user.id
               else _("Entry %(id)d approved.", id=entry.id), "success")
@@ -354,7 +321,7 @@ def entry_approve(entry_id: int):
 
 @bp.post("/entries/<int:entry_id>/reject")
 def entry_reject(entry_id: int):
-    response, entry = _entry_action(entry_id, points.reject_entry, roles=DECIDING)
+    response, entry = _entry_action(entry_id, "points.decide", entries.reject_entry)
     if entry is not None:
         flash(_("Entry %(id)d rejected: it will never count.", id=entry.id), "success")
     return response
@@ -362,7 +329,7 @@ def entry_reject(entry_id: int):
 
 @bp.post("/entries/<int:entry_id>/reverse")
 def entry_reverse(entry_id: int):
-    response, reversal = _entry_action(entry_id, points.reverse_entry, roles=DECIDING)
+    response, reversal = _entry_action(entry_id, "points.reverse", entries.reverse_entry)
     if reversal is not None:
         flash(_("Entry %(id)d reversed by entry %(reversal)d (%(points)+d points).",
                 id=entry_id, reversal=reversal.id, points=reversal.points), "success")
@@ -385,7 +352,6 @@ def household_passbook(household_id: int):
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     book = passbook.passbook_page(hh, page=page)
     return render_template("points/passbook.html", hh=hh, book=book, now=utcnow(),
-                           can_object=True, can_reverse=current_user.role in DECIDING,
                            card=cards.current_card(hh))
 
 
@@ -394,12 +360,10 @@ def household_pin(household_id: int):
     form = PinForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with attempt(ValidationError) as refused:
         hh, pin = passbook.set_passbook_pin(current_user, household_id, form.pin.data)
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        _flash_errors(err)
+    if refused:
+        flash_refusal(refused.error)
     else:
         if form.pin.data and form.pin.data.strip():
             flash(_("Passbook PIN set. The household opens its passbook at %(url)s with its card "
@@ -416,7 +380,6 @@ def household_pin_clear(household_id: int):
     if not FlaskForm().validate_on_submit():
         abort(400)
     passbook.clear_passbook_pin(current_user, household_id)
-    db.session.commit()
     flash(_("Passbook PIN removed: the passbook can no longer be opened without a login."), "success")
     return redirect(url_for("households.detail", household_id=household_id) + "#points")
 
@@ -425,9 +388,7 @@ def household_pin_clear(household_id: int):
 def household_points(hh, limit: int = 5) -> dict:
     """The points section of the household page: on notice, the latest entries, the PIN."""
     book = passbook.passbook_page(hh, per_page=limit)
-    return {**book, "pin_set": hh.passbook_pin_hash is not None, "now": utcnow(),
-            "can_award": current_user.role in AWARDING and hh.status == "active",
-            "can_pin": current_user.role in AWARDING}
+    return {**book, "pin_set": hh.passbook_pin_hash is not None, "now": utcnow()}
 
 
 @bp.app_template_filter("last_notice_day")
@@ -440,7 +401,7 @@ def last_notice_day_filter(notice_ends_at) -> str:
 
 @bp.get("/notices")
 def notices():
-    today = points.local_today()
+    today = local_today()
     return render_template("points/notices.html", villages=_villages(),
                            month=today.strftime("%Y-%m"),
                            last_month=(today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))

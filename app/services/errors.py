@@ -5,14 +5,26 @@ from flask_babel import lazy_gettext as _l
 
 
 class DomainError(Exception):
+    """`errors` maps a field to its messages; `households` maps a household id
+    to why an act refused it (an award to many households refuses them all
+    when one is refused); `extra` carries more for the client (the counter's
+    stock levels)."""
     slug = "domain-error"
     status = 422
     title = _l("The request could not be carried out.")
 
-    def __init__(self, detail=None, errors: dict | None = None):
+    def __init__(self, detail=None, errors: dict | None = None, *,
+                 households: dict[int, list] | None = None):
         super().__init__(str(detail or self.title))
         self.detail = detail or self.title
         self.errors = errors or {}
+        self.households = households or {}
+        self.extra: dict = {}
+
+    def field_errors(self) -> dict[str, list]:
+        """Field errors and refused households as one map ("households.<id>"),
+        as the API answers them."""
+        return {**self.errors, **{f"households.{hid}": msgs for hid, msgs in self.households.items()}}
 
 
 class ValidationError(DomainError):

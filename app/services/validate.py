@@ -94,3 +94,14 @@ def choice(errors: Errors, data: dict, field: str, choices, *, required: bool = 
         errors.add(field, _l("Not one of the allowed values."))
         return None
     return value
+
+
+def id_field(errors: Errors, data: dict, field: str) -> int | None:
+    raw = data.get(field)
+    if raw is None or raw == "":
+        errors.add(field, _l("This field is required."))
+        return None
+    value = as_id(raw)
+    if value is None:
+        errors.add(field, _l("Must be a whole number."))
+    return value

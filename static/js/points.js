@@ -122,11 +122,11 @@
       headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf},
       body: JSON.stringify({code: code})
     }).then(function (response) {
-      return response.json().catch(function () { return {error: msg.failed}; }).then(function (body) {
+      return response.json().catch(function () { return {detail: msg.failed}; }).then(function (body) {
         if (response.ok && body.household) {
           addHousehold(body.household);
         } else {
-          say(body.error || msg.failed, "error");
+          say(body.detail || msg.failed, "error");
         }
       });
     }).catch(function () {

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Checkout, Household, LedgerEntry, Lot, LotMovement
-from app.services.ledger.check import check_ledger as check_all
+from app.services.invariants import check_invariants as check_all
 from tests.checkout_helpers import card_for, counts, give_points, stocked
 from tests.goods_helpers import level, lots_of, receive
 

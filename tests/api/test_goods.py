@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Donation, Donor, IdempotencyKey, Lot, LotMovement, Product, Writeoff
-from app.services.goods import stock
+from app.services.goods import writeoffs
 from tests.api.problems import assert_problem
 from tests.factories import count
 from tests.goods_helpers import assert_lots_balance, level, load_products, receive, redeem
@@ -314,7 +314,7 @@ def test_donation_trace(client, world, products):
     d = receive(world, [(rice, 10)])
     for name, n in (("v1a", 2), ("v1b", 1), ("v2a", 3)):
         redeem(None, world.sm_east.id, rice.id, n, household=world.households[name])
-    stock.write_off(None, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
+    writeoffs.write_off(None, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
     db.session.commit()
     r = client.get(f"/api/v1/donations/{d.id}/trace", headers=world.headers("donor"))
     assert r.status_code == 200

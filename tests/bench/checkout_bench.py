@@ -109,7 +109,7 @@ def build(args, url: str, instance: Path) -> dict:
     from app.services.goods import products as goods
     from app.services.people.accounts import create_user, issue_token
     from app.services.goods.donations import receive_donation
-    from app.services.points.awards import local_today
+    from app.services.clock import local_today
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": "memory://"},
@@ -212,13 +212,13 @@ def check_invariants(url: str, instance: Path) -> tuple[list, list, int]:
     from app import create_app
     from app.extensions import db
     from app.models import Checkout
-    from app.services.ledger.check import check_ledger
+    from app.services.invariants import check_invariants
     from app.services.goods.check import check_lots
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "SQLITE_LOCK_OUTSIDE_REQUESTS": False}, instance_path=str(instance))
     with app.app_context():
-        result = check_ledger(), check_lots(), db.session.scalar(select(func.count()).select_from(Checkout))
+        result = check_invariants(), check_lots(), db.session.scalar(select(func.count()).select_from(Checkout))
         db.session.remove()
         db.engine.dispose()
     return result

@@ -10,10 +10,10 @@ from app.extensions import db
 from app.models import LedgerEntry
 from app.services.checkout import cards
 from app.services.points import passbook
-from app.services.points import awards as points
 from app.services.ledger import writer as posting
 from app.services.points import rules
 from app.services.people.households import create_household
+from app.services.points import entries
 from tests.e2e.helpers import login
 from tests.points_helpers import at, award, photo
 
@@ -56,8 +56,8 @@ def village(world):
     award(world, "staff", ["刘建国", "黄晓燕"], "XL-01", now=at(-5))
     wrong = award(world, "staff", ["周喆"], "XL-03", now=at(-5))[0]
     posting.post_due()
-    points.reverse_entry(world.users["cadre"], wrong.id, {"reason": "重复登记"})
-    points.raise_objection(world.users["staff"], disputed.id, {"reason": "邻居反映未达标"})
+    entries.reverse_entry(world.users["cadre"], wrong.id, {"reason": "重复登记"})
+    entries.raise_objection(world.users["staff"], disputed.id, {"reason": "邻居反映未达标"})
     db.session.commit()
     world.cards = {n: cards.issue_card(admin, world.households[n].id) for n in ("v1a", "v1b")}
     passbook.set_passbook_pin(admin, world.households["v1a"].id, "482913")

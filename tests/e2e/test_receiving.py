@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Donation, Lot
+from app.services.goods import stocktakes
 from tests.e2e.helpers import login
 from tests.goods_helpers import load_products, redeem
 
@@ -147,7 +148,6 @@ def test_goods_pages_look(browser, world, live, shots):
     """Stock (with low stock highlighted), products, donors, a donor's trace and the stocktake pages render for each role."""
     products = load_products()
     from app.services.goods import donations
-    from app.services.goods import stock
     vol = world.users["volunteer"]
     d = donations.receive_donation(vol, {"donor_id": world.donor.id, "supermarket_id": world.sm_east.id,
                                          "lines": [{"product_id": products["大米 5kg"].id, "quantity": 40},
@@ -157,9 +157,9 @@ def test_goods_pages_look(browser, world, live, shots):
                             household=world.households["v1a"])
     redeem(vol, world.sm_east.id, products["大米 5kg"].id, 4,
                             household=world.households["v2a"])
-    st = stock.start_stocktake(vol, world.sm_east.id)
-    stock.record_counts(vol, st.id, {"counts": [{"product_id": products["香皂"].id, "counted": 2}]})
-    stock.submit_stocktake(vol, st.id)
+    st = stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": products["香皂"].id, "counted": 2}]})
+    stocktakes.submit_stocktake(vol, st.id)
     db.session.commit()
     sm = world.sm_east.id
     pages = {

@@ -4,7 +4,7 @@ import random
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.goods.demo import DONORS, build_goods_demo
+from app.demo.goods import DONORS, build_goods_demo
 from app.models import Donation, Donor, Lot, Stocktake
 from app.services.goods.check import check_lots
 

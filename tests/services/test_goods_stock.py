@@ -9,11 +9,16 @@ from app.models import (
     AuditRecord, Donation, DonationLine, Lot, LotMovement, Stocktake, Writeoff,
 )
 from app.services.goods import donations
-from app.services.goods import stock
 from app.services.errors import (
     Conflict, Forbidden, InsufficientStock, NotFound, ValidationError,
 )
-from app.services.ledger.check import check_ledger
+from app.services.invariants import check_invariants
+from app.services import clock
+from app.services.goods import levels
+from app.services.goods import lots
+from app.services.goods import stocktakes
+from app.services.goods import transfers
+from app.services.goods import writeoffs
 from tests.factories import count
 from tests.goods_helpers import assert_lots_balance, level, load_products, lots_of, receive, redeem
 
@@ -24,7 +29,7 @@ def products(world):
 
 
 def days_ago(n: int) -> str:
-    return (stock.local_today() - timedelta(days=n)).isoformat()
+    return (clock.local_today() - timedelta(days=n)).isoformat()
 
 
 def test_each_line_becomes_a_lot(world, products):
@@ -48,7 +53,7 @@ def test_write_off_takes_the_oldest_lots_first(world, products):
     receive(world, [(soap, 5)], received_on=days_ago(1))
     receive(world, [(soap, 5)], received_on=days_ago(10))
     receive(world, [(soap, 5)], received_on=days_ago(5))
-    w = stock.write_off(world.users["volunteer"], world.sm_east.id,
+    w = writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
                         {"product_id": soap.id, "quantity": 7, "reason": "damaged"})
     db.session.commit()
     newest, oldest, middle = lots_of(world.sm_east, soap)
@@ -69,14 +74,14 @@ def test_write_off_beyond_stock_changes_nothing(world, products):
     receive(world, [(soap, 3)])
     receive(world, [(soap, 2)])
     with pytest.raises(InsufficientStock):
-        stock.write_off(world.users["volunteer"], world.sm_east.id,
+        writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
                         {"product_id": soap.id, "quantity": 6, "reason": "lost"})
     db.session.rollback()
     assert level(world.sm_east, soap) == 5
     assert count(Writeoff) == 0 and count(LotMovement) == 0
     # Nothing at all of a product this supermarket never had.
     with pytest.raises(InsufficientStock):
-        stock.write_off(world.users["volunteer"], world.sm_east.id,
+        writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
                         {"product_id": products["棉被"].id, "quantity": 1, "reason": "lost"})
     db.session.rollback()
 
@@ -87,7 +92,7 @@ def test_write_off_refuses_bad_quantities(world, products, quantity):
     soap = products["香皂"]
     receive(world, [(soap, 5)])
     with pytest.raises(ValidationError) as err:
-        stock.write_off(world.users["volunteer"], world.sm_east.id,
+        writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
                         {"product_id": soap.id, "quantity": quantity, "reason": "damaged"})
     assert "quantity" in err.value.errors
     db.session.rollback()
@@ -97,7 +102,7 @@ def test_write_off_refuses_bad_quantities(world, products, quantity):
 def test_write_off_needs_a_known_product_and_reason(world, products):
     """Unknown product ids and reasons outside the list are validation errors."""
     with pytest.raises(ValidationError) as err:
-        stock.write_off(world.users["volunteer"], world.sm_east.id,
+        writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
                         {"product_id": 99999, "quantity": 1, "reason": "stolen"})
     assert set(err.value.errors) == {"product_id", "reason"}
 
@@ -108,11 +113,11 @@ def test_write_off_scope(world, products):
     receive(world, [(soap, 5)])
     body = {"product_id": soap.id, "quantity": 1, "reason": "damaged"}
     with pytest.raises(NotFound):
-        stock.write_off(world.users["volunteer_west"], world.sm_east.id, body)
+        writeoffs.write_off(world.users["volunteer_west"], world.sm_east.id, body)
     for user in ("cadre", "staff", "donor"):
         with pytest.raises(Forbidden):
-            stock.write_off(world.users[user], world.sm_east.id, body)
-    stock.write_off(world.users["admin"], world.sm_east.id, body)
+            writeoffs.write_off(world.users[user], world.sm_east.id, body)
+    writeoffs.write_off(world.users["admin"], world.sm_east.id, body)
     db.session.commit()
     assert level(world.sm_east, soap) == 4
 
@@ -124,7 +129,7 @@ def test_transfer_keeps_each_units_origin(world, products):
     db.session.commit()
     a = receive(world, [(soap, 3)], received_on=days_ago(3))
     b = receive(world, [(soap, 4)], donor=other, received_on=days_ago(1))
-    t = stock.transfer_stock(world.users["volunteer"], {
+    t = transfers.transfer_stock(world.users["volunteer"], {
         "from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
         "product_id": soap.id, "quantity": 5, "note": "西坡缺货"})
     db.session.commit()
@@ -148,16 +153,16 @@ def test_transfer_refusals(world, products):
     body = {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_east.id,
             "product_id": soap.id, "quantity": 1}
     with pytest.raises(ValidationError) as err:
-        stock.transfer_stock(world.users["volunteer"], body)
+        transfers.transfer_stock(world.users["volunteer"], body)
     assert "to_supermarket_id" in err.value.errors
     with pytest.raises(ValidationError):
-        stock.transfer_stock(world.users["volunteer"], {**body, "to_supermarket_id": 9999})
+        transfers.transfer_stock(world.users["volunteer"], {**body, "to_supermarket_id": 9999})
     with pytest.raises(InsufficientStock):
-        stock.transfer_stock(world.users["volunteer"], {**body, "to_supermarket_id": world.sm_west.id,
+        transfers.transfer_stock(world.users["volunteer"], {**body, "to_supermarket_id": world.sm_west.id,
                                                         "quantity": 3})
     db.session.rollback()
     with pytest.raises(NotFound):
-        stock.transfer_stock(world.users["volunteer_west"], {**body, "to_supermarket_id": world.sm_west.id})
+        transfers.transfer_stock(world.users["volunteer_west"], {**body, "to_supermarket_id": world.sm_west.id})
     assert count(Lot) == 1
 
 
@@ -177,12 +182,12 @@ def test_checkout_takes_and_void_returns_to_the_same_lots(world, products):
     old, new = lots_of(world.sm_east, rice)
     assert (old.remaining, old.redeemed, new.remaining, new.redeemed) == (0, 2, 3, 2)
     assert_lots_balance()
-    back = stock.return_for_void(world.users["admin"], 77)
+    back = lots.return_for_void(world.users["admin"], 77)
     db.session.commit()
     assert sorted((m.lot_id, m.quantity) for m in back) == [(old.id, 2), (new.id, 2)]
     old, new = lots_of(world.sm_east, rice)
     assert (old.remaining, old.redeemed, new.remaining, new.redeemed) == (2, 0, 5, 0)
-    assert stock.return_for_void(world.users["admin"], 77) == []
+    assert lots.return_for_void(world.users["admin"], 77) == []
     assert_lots_balance()
     with pytest.raises(InsufficientStock):
         redeem(None, world.sm_east.id, rice.id, 8, household=hh)
@@ -193,24 +198,24 @@ def test_stocktake_count_review_finalize(world, products):
     soap, towel, quilt = products["香皂"], products["毛巾"], products["棉被"]
     receive(world, [(soap, 10), (towel, 5)])
     vol = world.users["volunteer"]
-    st = stock.start_stocktake(vol, world.sm_east.id, {"note": "月底盘点"})
+    st = stocktakes.start_stocktake(vol, world.sm_east.id, {"note": "月底盘点"})
     with pytest.raises(Conflict):
-        stock.start_stocktake(vol, world.sm_east.id)
-    stock.record_counts(vol, st.id, {"counts": [
+        stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [
         {"product_id": soap.id, "counted": 8}, {"product_id": towel.id, "counted": 5},
         {"product_id": quilt.id, "counted": 2}]})
     db.session.commit()
     assert {line.product_id: (line.expected, line.counted) for line in st.lines} == \
         {soap.id: (10, 8), towel.id: (5, 5), quilt.id: (0, 2)}
     with pytest.raises(Conflict):
-        stock.finalize_stocktake(world.users["admin"], st.id)  # not submitted yet
-    stock.submit_stocktake(vol, st.id)
+        stocktakes.finalize_stocktake(world.users["admin"], st.id)  # not submitted yet
+    stocktakes.submit_stocktake(vol, st.id)
     db.session.commit()
     with pytest.raises(Forbidden):
-        stock.finalize_stocktake(vol, st.id)
+        stocktakes.finalize_stocktake(vol, st.id)
     with pytest.raises(NotFound):
-        stock.finalize_stocktake(world.users["cadre_west"], st.id)
-    stock.finalize_stocktake(world.users["cadre"], st.id, {"note": "核对无误"})
+        stocktakes.finalize_stocktake(world.users["cadre_west"], st.id)
+    stocktakes.finalize_stocktake(world.users["cadre"], st.id, {"note": "核对无误"})
     db.session.commit()
     assert st.status == "finalized" and st.decided_by_id == world.users["cadre"].id
     assert level(world.sm_east, soap) == 8 and level(world.sm_east, towel) == 5
@@ -219,7 +224,7 @@ def test_stocktake_count_review_finalize(world, products):
     (surplus,) = lots_of(world.sm_east, quilt)
     assert (surplus.quantity, surplus.stocktake_id, surplus.donor_id, surplus.donation_line_id) == (2, st.id, None, None)
     with pytest.raises(Conflict):
-        stock.finalize_stocktake(world.users["admin"], st.id)  # only once
+        stocktakes.finalize_stocktake(world.users["admin"], st.id)  # only once
     assert_lots_balance()
 
 
@@ -228,19 +233,19 @@ def test_stocktake_reopen_and_cancel(world, products):
     soap = products["香皂"]
     receive(world, [(soap, 4)])
     vol = world.users["volunteer"]
-    st = stock.start_stocktake(vol, world.sm_east.id)
-    stock.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 1}]})
-    stock.submit_stocktake(vol, st.id)
-    stock.reopen_stocktake(world.users["admin"], st.id, {"note": "请复盘"})
+    st = stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 1}]})
+    stocktakes.submit_stocktake(vol, st.id)
+    stocktakes.reopen_stocktake(world.users["admin"], st.id, {"note": "请复盘"})
     assert st.status == "counting"
-    stock.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 3}]})
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 3}]})
     assert [line.counted for line in st.lines] == [3]
-    stock.cancel_stocktake(vol, st.id)
+    stocktakes.cancel_stocktake(vol, st.id)
     db.session.commit()
     assert st.status == "cancelled" and level(world.sm_east, soap) == 4
     with pytest.raises(ValidationError):
-        st2 = stock.start_stocktake(vol, world.sm_east.id)
-        stock.record_counts(vol, st2.id, {"counts": [{"product_id": soap.id, "counted": -1}]})
+        st2 = stocktakes.start_stocktake(vol, world.sm_east.id)
+        stocktakes.record_counts(vol, st2.id, {"counts": [{"product_id": soap.id, "counted": -1}]})
 
 
 def test_shortage_larger_than_stock_left_is_refused(world, products):
@@ -248,13 +253,13 @@ def test_shortage_larger_than_stock_left_is_refused(world, products):
     soap = products["香皂"]
     receive(world, [(soap, 5)])
     vol = world.users["volunteer"]
-    st = stock.start_stocktake(vol, world.sm_east.id)
-    stock.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 0}]})
-    stock.submit_stocktake(vol, st.id)
-    stock.write_off(vol, world.sm_east.id, {"product_id": soap.id, "quantity": 2, "reason": "damaged"})
+    st = stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": soap.id, "counted": 0}]})
+    stocktakes.submit_stocktake(vol, st.id)
+    writeoffs.write_off(vol, world.sm_east.id, {"product_id": soap.id, "quantity": 2, "reason": "damaged"})
     db.session.commit()
     with pytest.raises(InsufficientStock):
-        stock.finalize_stocktake(world.users["admin"], st.id)
+        stocktakes.finalize_stocktake(world.users["admin"], st.id)
     db.session.rollback()
     assert db.session.get(Stocktake, st.id).status == "submitted"
     assert level(world.sm_east, soap) == 3
@@ -268,28 +273,28 @@ def test_lot_arithmetic_after_every_kind_of_movement(world, products):
     vol, admin = world.users["volunteer"], world.users["admin"]
     redeem(vol, world.sm_east.id, rice.id, 6, household=world.households["v1a"], checkout_id=1)
     assert_lots_balance()
-    stock.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 3, "reason": "expired"})
+    writeoffs.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 3, "reason": "expired"})
     assert_lots_balance()
-    stock.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
+    transfers.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
                                "product_id": rice.id, "quantity": 14})
     assert_lots_balance()
     redeem(None, world.sm_west.id, rice.id, 5, household=world.households["v3a"], checkout_id=2)
-    stock.transfer_stock(admin, {"from_supermarket_id": world.sm_west.id, "to_supermarket_id": world.sm_east.id,
+    transfers.transfer_stock(admin, {"from_supermarket_id": world.sm_west.id, "to_supermarket_id": world.sm_east.id,
                                  "product_id": rice.id, "quantity": 4})
     assert_lots_balance()
-    stock.return_for_void(admin, 1)
+    lots.return_for_void(admin, 1)
     assert_lots_balance()
-    st = stock.start_stocktake(vol, world.sm_east.id)
-    stock.record_counts(vol, st.id, {"counts": [{"product_id": rice.id, "counted": 15}]})
-    stock.submit_stocktake(vol, st.id)
-    stock.finalize_stocktake(admin, st.id)
+    st = stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": rice.id, "counted": 15}]})
+    stocktakes.submit_stocktake(vol, st.id)
+    stocktakes.finalize_stocktake(admin, st.id)
     db.session.commit()
     assert_lots_balance()
     assert level(world.sm_east, rice) == 15 and level(world.sm_west, rice) == 5
     total = db.session.execute(select(func.sum(Lot.remaining), func.sum(Lot.redeemed),
                                       func.sum(Lot.written_off))).one()
     assert tuple(total) == (20, 5, 3)
-    assert check_ledger() == []
+    assert check_invariants() == []
 
 
 def test_ledger_check_reports_lot_violations(world, products):
@@ -302,7 +307,7 @@ def test_ledger_check_reports_lot_violations(world, products):
     db.session.execute(DonationLine.__table__.update().where(DonationLine.id == d.lines[0].id)
                        .values(quantity=6))
     db.session.commit()
-    messages = [str(v) for v in check_ledger()]
+    messages = [str(v) for v in check_invariants()]
     assert any(f"lot {lot.id}: counters" in m for m in messages), messages
     assert any(f"donation line {d.lines[0].id}: quantity 6 but its lots hold 5" in m for m in messages)
     assert all(m.startswith("invariant 3") for m in messages)
@@ -345,7 +350,7 @@ def test_donation_refusals(world, products):
     good = {"donor_id": world.donor.id, "supermarket_id": world.sm_east.id,
             "lines": [{"product_id": soap.id, "quantity": 1}]}
     for bad, field in (({"donor_id": 4242}, "donor_id"), ({"lines": []}, "lines"),
-                       ({"received_on": (stock.local_today() + timedelta(days=1)).isoformat()}, "received_on"),
+                       ({"received_on": (clock.local_today() + timedelta(days=1)).isoformat()}, "received_on"),
                        ({"received_on": "2026-13-01"}, "received_on"), ({"supermarket_id": None}, "supermarket_id"),
                        ({"donor_id": None}, "donor_id")):
         with pytest.raises(ValidationError) as err:
@@ -425,11 +430,11 @@ def test_trace_follows_units_through_transfers_and_voids(world, products):
     redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v1a"], checkout_id=2)
     redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v2a"], checkout_id=3)
     redeem(vol, world.sm_east.id, rice.id, 1, household=hh["v1b"], checkout_id=4)
-    stock.return_for_void(vol, 4)
-    stock.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
+    lots.return_for_void(vol, 4)
+    transfers.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
                                "product_id": rice.id, "quantity": 3})
     redeem(None, world.sm_west.id, rice.id, 2, household=hh["v3a"], checkout_id=5)
-    stock.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
+    writeoffs.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 1, "reason": "damaged"})
     db.session.commit()
     trace = donations.trace_donation(world.users["donor"], d.id)
     rice_line = next(line for line in trace["lines"] if line["product_id"] == rice.id)
@@ -485,12 +490,12 @@ def test_low_stock_for_the_volunteer(world, products):
     soap, rice = products["香皂"], products["大米 5kg"]
     receive(world, [(soap, 3), (rice, 50)])
     receive(world, [(soap, 1)], supermarket=world.sm_west, user="volunteer_west")
-    low = stock.low_stock(world.users["volunteer"])
+    low = levels.low_stock(world.users["volunteer"])
     assert [(sm.id, p.id, qty) for sm, p, qty in low] == [(world.sm_east.id, soap.id, 3)]
-    assert stock.low_stock(world.users["donor"]) == []
-    _, rows, total = stock.stock_levels(world.users["volunteer"], world.sm_east.id, low_only=True)
+    assert levels.low_stock(world.users["donor"]) == []
+    _, rows, total = levels.stock_levels(world.users["volunteer"], world.sm_east.id, low_only=True)
     assert [(p.id, qty) for p, qty in rows] == [(soap.id, 3)] and total == 1
     # The threshold is per product: raise rice's and it shows too.
     rice.low_stock_threshold = 60
     db.session.commit()
-    assert {p.id for _, p, _ in stock.low_stock(world.users["volunteer"])} == {soap.id, rice.id}
+    assert {p.id for _, p, _ in levels.low_stock(world.users["volunteer"])} == {soap.id, rice.id}

@@ -4,8 +4,9 @@ from sqlalchemy import insert, text, update
 
 from app.extensions import db
 from app.models import Household, IdempotencyKey, LedgerEntry, utcnow
-from app.services.points import awards as points
-from app.services.ledger.check import check_ledger
+from app.services.invariants import check_invariants
+from app.services.ledger import writer
+from app.services.points import entries
 from tests.points_helpers import at, award, make_rule, today
 
 
@@ -18,13 +19,13 @@ def history(app, world):
     made = at(-8)
     old = award(world, "staff", ["v1a", "v1b"], "T-A", now=made, occurred_on=today(made))
     award(world, "staff_east", ["v2a"], "T-KF", now=made, occurred_on=today(made))
-    points.post_due()
-    points.reverse_entry(world.users["cadre"], old[1].id, {"reason": "录错"})
+    writer.post_due()
+    entries.reverse_entry(world.users["cadre"], old[1].id, {"reason": "录错"})
     [disputed] = award(world, "staff", ["v1a"], "T-A")
-    points.raise_objection(world.users["volunteer"], disputed.id, {"reason": "不属实"})
+    entries.raise_objection(world.users["volunteer"], disputed.id, {"reason": "不属实"})
     [cancelled] = award(world, "staff", ["v1b"], "T-A")
-    points.raise_objection(world.users["staff"], cancelled.id, {"reason": "重复"})
-    points.reject_entry(world.users["cadre"], cancelled.id, {"reason": "同意"})
+    entries.raise_objection(world.users["staff"], cancelled.id, {"reason": "重复"})
+    entries.reject_entry(world.users["cadre"], cancelled.id, {"reason": "同意"})
     award(world, "staff_west", ["v3a"], "T-BIG")
     db.session.commit()
     return world
@@ -84,7 +85,7 @@ def test_bad_reversal_is_caught(app, history):
     db.session.execute(update(Household).where(Household.id == v2a)
                        .values(balance=Household.balance + original.points))
     db.session.commit()
-    violations = [str(v) for v in check_ledger()]
+    violations = [str(v) for v in check_invariants()]
     assert violations == [
         f"invariant 5: reversal {rid} is {original.points} points but entry {original.id} was {original.points}",
         f"invariant 5: reversal {rid} is for household {v2a}, entry {original.id} for {original.household_id}",
@@ -97,7 +98,7 @@ def test_entry_points_differing_from_its_rule_version_is_caught(app, history):
     entry = db.session.scalars(db.select(LedgerEntry).where(LedgerEntry.kind == "award")).first()
     db.session.execute(update(LedgerEntry).where(LedgerEntry.id == entry.id).values(points=99))
     db.session.commit()
-    assert any(f"entry {entry.id} (award) is 99 points" in str(v) for v in check_ledger())
+    assert any(f"entry {entry.id} (award) is 99 points" in str(v) for v in check_invariants())
 
 
 def test_database_refuses_a_second_reversal_and_a_duplicate_key(app, history):

@@ -5,9 +5,10 @@ import pytest
 
 from app.extensions import db
 from app.services.points import notices
-from app.services.points import awards as points
 from app.services.ledger import writer as posting
 from app.services.errors import NotFound
+from app.services import clock
+from app.services.points import entries
 from tests.points_helpers import at, award, make_rule
 
 
@@ -21,21 +22,21 @@ def test_ranking_ties_reversals_and_deadline(world):
     award(world, "staff", ["v1b"], "D")
     old = award(world, "staff", ["v1a"], "B", now=at(-5))[0]
     posting.post_due()
-    points.reverse_entry(world.users["cadre"], old.id, {"reason": "错了"})
+    entries.reverse_entry(world.users["cadre"], old.id, {"reason": "错了"})
     cancelled = award(world, "staff", ["v1b"], "B")[0]
-    points.raise_objection(world.users["staff"], cancelled.id, {"reason": "x"})
-    points.reject_entry(world.users["cadre"], cancelled.id, {"reason": "y"})
+    entries.raise_objection(world.users["staff"], cancelled.id, {"reason": "x"})
+    entries.reject_entry(world.users["cadre"], cancelled.id, {"reason": "y"})
     award(world, "staff_east", ["v2a"], "A")
     db.session.commit()
     notice = notices.village_notice(world.v1.id)
     states = {(r.name, r.points): r.state for r in notice.rows}
-    month_start = points.local_today().replace(day=1)
+    month_start = clock.local_today().replace(day=1)
     if old.occurred_on >= month_start:
         assert states[("杜*梅", 3)] == "reversed"
     assert ("王*", 3) not in states            # cancelled: never on the notice
     assert "钟*英" not in {r.name for r in notice.rows}
     assert [(r.rank, r.name, r.points) for r in notice.ranking] == [(1, "杜*梅", 3), (1, "王*", 3)]
-    assert notice.deadline == points.local_today() + timedelta(days=3)
+    assert notice.deadline == clock.local_today() + timedelta(days=3)
     assert notice.awarded == 10 and notice.deducted == 4
 
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, Rule
 from app.services.checkout import cards
-from app.services.points import awards as points
 from app.services.ledger import writer as posting
 from app.services.people.households import update_household
 from app.services.points.notices import mask_name
+from app.services import clock
 from tests.factories import PASSWORD, count, login
 from tests.points_helpers import at, award, make_rule, photo, today
 
@@ -128,7 +128,7 @@ def test_scan_endpoint_adds_households_by_payload_or_number(client, world):
     assert client.post("/points/cards/resolve", json={"code": ""}).status_code == 422
     issue(world, "v1a")
     r = client.post("/points/cards/resolve", json={"code": card.number})
-    assert r.status_code == 410 and r.get_json()["error"]
+    assert r.status_code == 410 and r.get_json()["detail"]
     west = issue(world, "v3a")
     assert client.post("/points/cards/resolve", json={"code": west.number}).status_code == 404
 
@@ -338,12 +338,12 @@ def test_notice_is_public_masked_with_deadline_and_ranking(client, world):
     assert r.status_code == 200
     assert "杜*梅" in page and "王*" in page and "杜玉梅" not in page and "王喆" not in page
     assert "清扫村道" in page and "钟*英" not in page
-    deadline = points.local_today() + timedelta(days=3)
+    deadline = clock.local_today() + timedelta(days=3)
     assert deadline.isoformat() in page
     ranking = page[page.index('class="ranking"'):]
     assert ranking.index("王*") < ranking.index("杜*梅")
     assert "25" in ranking and "print.css" in page
-    month = points.local_today().strftime("%Y-%m")
+    month = clock.local_today().strftime("%Y-%m")
     assert client.get(f"/notice/{world.v1.id}/{month}").status_code == 200
     assert client.get(f"/notice/{world.v1.id}/2099-01").status_code == 404
     assert client.get(f"/notice/{world.east.id}").status_code == 404

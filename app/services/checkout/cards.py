@@ -1,15 +1,20 @@
-"""Issue, revoke and resolve member cards (积分卡)."""
+"""Member cards (积分卡): issue (revoking the old card), the village's card
+sheet, and the one path from a scanned card, a typed card number or a
+household id to the household a supermarket may serve (`at_counter`)."""
 import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Card, Household, User, utcnow
+from app.models import Card, Household, Region, Supermarket, User, utcnow
 from app.services import audit
-from app.services.errors import DomainError, NotFound, ValidationError
-from app.services.people.scope import get_household, require_role, writable_household
+from app.services.errors import DomainError, HouseholdInactive, NotFound, ValidationError
+from app.services.people import policy
+from app.services.people.scope import get_household, get_region, writable_household
+from app.services.validate import as_id
 
 # The QR payload: "8" marks an Aixin card, "1" is the payload version, then the
 # 39-digit token. Digits only: USB scanners behind a Chinese input method can
@@ -57,6 +62,7 @@ def format_number(number: str) -> str:
 
 def issue_card(actor: User, household_id) -> Card:
     """A new card for the household; any earlier card is revoked at once."""
+    policy.require(actor, "cards.issue")
     household = writable_household(actor, household_id)
     if household.status != "active":
         raise ValidationError({"household_id": [_l("This household has exited the programme.")]})
@@ -105,9 +111,10 @@ _BY_NUMBER = select(Card).where(Card.number == bindparam("number"))
 
 
 def resolve_card(actor: User, *, payload=None, number=None) -> Card:
-    """What a scan gives the counter: the active card and its household.
-    Unknown or out of scope: NotFound; revoked: CardRevoked."""
-    require_role(actor, "admin", "cadre", "staff", "volunteer")
+    """What a scan gives anyone who may resolve cards: the active card and its
+    household, within the user's reach. Unknown or out of reach: NotFound;
+    revoked: CardRevoked."""
+    policy.require(actor, "cards.resolve")
     if payload is None and number is None:
         raise ValidationError({"payload": [_l("Scan a card or type its number.")]})
     card = find_card(payload=payload, number=number)
@@ -117,3 +124,71 @@ def resolve_card(actor: User, *, payload=None, number=None) -> Card:
     if card.status != "active":
         raise CardRevoked()
     return card
+
+
+# -- at the counter ---------------------------------------------------------------
+
+_served_by = aliased(Region)
+# Built once (the counter's busiest query): a household, if its village lies
+# under the region a supermarket serves.
+SERVED_HOUSEHOLD = (
+    select(Household)
+    .join(Region, Region.id == Household.village_id)
+    .join(_served_by, _served_by.id == bindparam("region_id"))
+    .where(Household.id == bindparam("household_id"),
+           func.substr(Region.path, 1, func.length(_served_by.path)) == _served_by.path)
+)
+
+
+def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
+               household_id=None) -> tuple[Household, Card | None]:
+    """The buyer at a supermarket's counter, from a scanned card, a typed card
+    number or (without a card) a household id, and the card used: the one path
+    from a card or a household to "may this supermarket serve it". `sm` is a
+    supermarket where `actor` may sell (its own volunteers, admins), who may
+    see every household it serves. Refusals in api.md's order: unknown, or not
+    served here: NotFound; a revoked card: CardRevoked; an exited household:
+    HouseholdInactive."""
+    policy.require(actor, "checkout.sell")
+    if all(v in (None, "") for v in (payload, number, household_id)):
+        raise ValidationError({"payload": [_l("Scan a card or type its number.")]})
+    card = None
+    if payload not in (None, "") or number not in (None, ""):
+        card = find_card(payload=payload) if payload not in (None, "") else find_card(number=number)
+        if card is None:
+            raise NotFound(_l("No card with this code."))
+        household_id = card.household_id
+    household_id = as_id(household_id)
+    if household_id is None:
+        raise NotFound()
+    household = db.session.scalars(SERVED_HOUSEHOLD, {"household_id": household_id,
+                                                      "region_id": sm.region_id}).first()
+    if household is None:
+        raise NotFound(_l("This household is not served by this supermarket.") if card else None)
+    if card is not None and card.status != "active":
+        raise CardRevoked()
+    if household.status != "active":
+        raise HouseholdInactive(_l("This household has exited the programme."))
+    return household, card
+
+
+# -- the village's card sheet -----------------------------------------------------------
+
+def village_cards(actor: User, village_id) -> tuple:
+    """The village and its households' current cards, in household-code order."""
+    policy.require(actor, "cards.print")
+    if village_id in (None, ""):
+        raise ValidationError({"village_id": [_l("This field is required.")]})
+    try:
+        village = get_region(actor, int(village_id))
+    except (TypeError, ValueError):
+        raise ValidationError({"village_id": [_l("Must be a whole number.")]})
+    if village.level != "village":
+        raise NotFound()
+    cards = db.session.scalars(
+        select(Card).join(Household, Card.household_id == Household.id)
+        .where(Household.village_id == village.id, Household.status == "active",
+               Card.status == "active")
+        .order_by(Household.code)
+    ).all()
+    return village, cards

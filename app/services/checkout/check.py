@@ -5,12 +5,12 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Checkout, CheckoutLine, LedgerEntry, LotMovement
+from app.services.invariants import Violation
 
 
 def check_checkout_totals(now: datetime):
     """4: each checkout's points equal the sum of its lines, and its ledger
     entry took exactly that; 2: no checkout left a balance below zero."""
-    from app.services.ledger.check import Violation
 
     lines = (select(CheckoutLine.checkout_id, func.sum(CheckoutLine.points).label("points"))
              .group_by(CheckoutLine.checkout_id).subquery())
@@ -33,7 +33,6 @@ def check_checkout_totals(now: datetime):
 
 def check_checkout_lots(now: datetime):
     """4: each line's quantity equals what was taken from lots for it."""
-    from app.services.ledger.check import Violation
 
     from app.models import Lot
 
@@ -58,4 +57,4 @@ def check_checkout_lots(now: datetime):
     return out
 
 
-CHECKOUT_CHECKS = [check_checkout_totals, check_checkout_lots]
+CHECKS = [check_checkout_totals, check_checkout_lots]

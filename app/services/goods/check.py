@@ -1,7 +1,7 @@
 """Invariant 3 on a live database, for `flask ledger check`: every lot
 balances, its counters agree with its movements, and every unit can be
 followed back to where it came from. Each check returns the violations it
-finds; ledger_check.CHECKS runs them with the points checks."""
+finds; app.services.invariants runs them with the others."""
 from datetime import datetime
 
 from sqlalchemy import case, func, literal, or_, select, union_all
@@ -11,13 +11,7 @@ from app.extensions import db
 from app.models import (
     Donation, DonationLine, Lot, LotMovement, Stocktake, Transfer, Writeoff,
 )
-
-
-def Violation(invariant: int, message: str):
-    """ledger_check's Violation, imported late: ledger_check imports this module."""
-    from app.services.ledger.check import Violation as V
-
-    return V(invariant, message)
+from app.services.invariants import Violation
 
 
 def check_lot_arithmetic(now: datetime | None = None) -> list[Violation]:
@@ -147,9 +141,9 @@ def check_stock_acts(now: datetime | None = None) -> list[Violation]:
     return out
 
 
-LOT_CHECKS = [check_lot_arithmetic, check_lot_movements, check_lot_origins, check_stock_acts]
+CHECKS = [check_lot_arithmetic, check_lot_movements, check_lot_origins, check_stock_acts]
 
 
 def check_lots(now: datetime | None = None) -> list[str]:
-    """Every lot violation, as text (for tests and for callers without ledger_check)."""
-    return [str(v) for check in LOT_CHECKS for v in check(now)]
+    """Every lot violation, as text."""
+    return [str(v) for check in CHECKS for v in check(now)]

@@ -15,12 +15,12 @@ from app.models import (
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
 from app.services.goods.products import money_fen, quantity as quantity_field
-from app.services.people.scope import require_role, visible_supermarkets
-from app.services.goods.stock import KEEPERS, local_today, product_ref, writable_supermarket
+from app.services.clock import local_today
+from app.services.goods.products import product_ref
+from app.services.people import policy
+from app.services.people.scope import (supermarket_for, visible_donations, visible_donors)
 from app.services.validate import as_id, choice, text
 
-DONATION_READERS = ("admin", "cadre", "volunteer", "donor")
-DONOR_READERS = ("admin", "cadre", "volunteer", "donor")
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 500
 EARLIEST = date(2000, 1, 1)
@@ -40,7 +40,7 @@ def validate_donor(data: dict) -> tuple[dict, Errors]:
 def create_donor(actor: User | None, data: dict) -> Donor:
     """Add a donor (爱心企业, 爱心人士, 帮扶单位): volunteers and admins."""
     if actor is not None:
-        require_role(actor, *KEEPERS)
+        policy.require(actor, "donors.manage")
     fields, errors = validate_donor(data)
     errors.raise_if_any()
     return _add_donor(actor, fields)
@@ -55,19 +55,17 @@ def _add_donor(actor: User | None, fields: dict) -> Donor:
 
 def get_donor(actor: User, donor_id) -> Donor:
     """A donor record: a donor account sees only its own."""
-    require_role(actor, *DONOR_READERS)
-    donor = db.session.get(Donor, as_id(donor_id)) if as_id(donor_id) else None
-    if donor is None or (actor.role == "donor" and actor.donor_id != donor.id):
+    donor_id = as_id(donor_id)
+    donor = db.session.scalar(visible_donors(actor).where(Donor.id == donor_id)) \
+        if donor_id is not None else None
+    if donor is None:
         raise NotFound()
     return donor
 
 
 def search_donors(actor: User, *, q: str | None = None, kind: str | None = None,
                   page: int = 1, per_page: int = 50) -> tuple[list[Donor], int]:
-    require_role(actor, *DONOR_READERS)
-    query = select(Donor)
-    if actor.role == "donor":
-        query = query.where(Donor.id == actor.donor_id)
+    query = visible_donors(actor)
     q = (q or "").replace("\x00", "").strip()[:100]
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -215,7 +213,7 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
     """Receive donated goods at a supermarket: each line becomes a stock lot.
     The donor is `donor_id`, or a new donor described under `donor`."""
     if actor is not None:
-        require_role(actor, *KEEPERS)
+        policy.require(actor, "donations.receive")
     errors = Errors()
     donor = _donor_from(errors, data)
     sm_id = _supermarket_id(errors, data)
@@ -223,7 +221,7 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
     note = text(errors, data, "note", required=False, max_len=500)
     lines = _lines(errors, data, value_required=False)
     errors.raise_if_any()
-    sm = writable_supermarket(actor, sm_id)
+    sm = supermarket_for(actor, "donations.receive", sm_id)
     donation = _new_donation(actor, donor, sm, kind="goods", received_on=received_on, note=note)
     made = _add_lots(donation, lines, supermarket_id=sm.id, received_on=received_on)
     audit.record(actor, "donation.receive", donation, lines=len(made),
@@ -234,7 +232,7 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
 def record_cash_donation(actor: User | None, data: dict) -> Donation:
     """Money given to a supermarket; goods bought with it are recorded as purchases."""
     if actor is not None:
-        require_role(actor, *KEEPERS)
+        policy.require(actor, "donations.receive")
     errors = Errors()
     donor = _donor_from(errors, data)
     sm_id = _supermarket_id(errors, data)
@@ -242,7 +240,7 @@ def record_cash_donation(actor: User | None, data: dict) -> Donation:
     amount = money_fen(errors, data.get("amount"), "amount", required=True, allow_zero=False)
     note = text(errors, data, "note", required=False, max_len=500)
     errors.raise_if_any()
-    sm = writable_supermarket(actor, sm_id)
+    sm = supermarket_for(actor, "donations.receive", sm_id)
     donation = _new_donation(actor, donor, sm, kind="cash", received_on=received_on, note=note,
                              amount_fen=amount)
     audit.record(actor, "donation.cash", donation, amount_fen=amount, supermarket_id=sm.id)
@@ -260,7 +258,7 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
     """Goods bought with a cash donation: each line becomes a lot of that
     donor, so the money is traced like goods. Never more than the money left."""
     if actor is not None:
-        require_role(actor, *KEEPERS)
+        policy.require(actor, "donations.receive")
     donation = get_donation(actor, donation_id) if actor is not None else \
         db.session.get(Donation, as_id(donation_id) or 0)
     if donation is None:
@@ -276,7 +274,7 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
     if purchased_on is not None and purchased_on < donation.received_on:
         errors.add("purchased_on", _l("The purchase is dated before the donation."))
     errors.raise_if_any()
-    sm = writable_supermarket(actor, sm_id)
+    sm = supermarket_for(actor, "donations.receive", sm_id)
     # Lock the donation: two purchases at once must not spend the same money.
     db.session.execute(select(Donation.id).where(Donation.id == donation.id).with_for_update())
     cost = sum(qty * value for _, qty, value in lines)
@@ -299,19 +297,6 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
 
 
 # -- reading -------------------------------------------------------------------
-
-def visible_donations(actor: User):
-    """Donations the user may read: a donor its own, volunteers and cadres those
-    received at supermarkets they see, admin all."""
-    require_role(actor, *DONATION_READERS)
-    query = select(Donation)
-    if actor.role == "donor":
-        return query.where(Donation.donor_id == (actor.donor_id or 0))
-    if actor.role == "admin":
-        return query
-    markets = visible_supermarkets(actor).with_only_columns(Supermarket.id).order_by(None)
-    return query.where(Donation.supermarket_id.in_(markets))
-
 
 def get_donation(actor: User, donation_id) -> Donation:
     donation_id = as_id(donation_id)

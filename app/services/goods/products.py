@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Product, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
-from app.services.people.scope import require_role
+from app.services.people import policy
 from app.services.spreadsheets import export_table, read_table
 from app.services.validate import as_id, integer, text
 
@@ -193,7 +193,7 @@ def _flush_unique(fields: dict) -> None:
 
 def create_product(actor: User | None, data: dict) -> Product:
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "products.manage")
     fields, errors = validate_product(data)
     if not errors:
         _check_unique(errors, fields)
@@ -216,7 +216,7 @@ def get_product(product_id) -> Product:
 
 def update_product(actor: User | None, product_id, data: dict) -> Product:
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "products.manage")
     product = get_product(product_id)
     fields, errors = validate_product({k: v for k, v in data.items() if k in EDITABLE}, partial=True)
     if not errors:
@@ -235,7 +235,7 @@ def update_product(actor: User | None, product_id, data: dict) -> Product:
 def set_product_active(actor: User | None, product_id, active: bool) -> Product:
     """Retire a product (no new donations of it) or bring it back; stock stays as it is."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "products.manage")
     product = get_product(product_id)
     if product.active != active:
         product.active = active
@@ -347,7 +347,7 @@ def import_products(actor: User | None, filename: str, raw: bytes) -> dict:
     matches an existing product by barcode, else by name: matched products are
     updated, others added. An `active` column may retire or restore products."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "products.manage")
     if len(raw) > MAX_IMPORT_BYTES:
         raise ValidationError({"file": [_l("The file is too large.")]})
     table = read_table(raw, filename, max_rows=MAX_IMPORT_ROWS)
@@ -446,3 +446,30 @@ def export_products(fmt: str = "csv") -> tuple[bytes, str, str]:
     """The whole list as (content, mimetype, filename); CSV has a BOM for Excel."""
     products = db.session.scalars(select(Product).order_by(Product.category, Product.name)).all()
     return export_table("products", EXPORT_COLUMNS, [_export_row(x) for x in products], fmt, text_columns=(5,))
+
+
+def product_ref(errors: Errors, data: dict, field: str = "product_id", *,
+                active_only: bool = False) -> Product | None:
+    """The product named by an id in the body; unknown is a validation error (api.md)."""
+    raw = data.get(field)
+    if raw is None or raw == "":
+        errors.add(field, _l("This field is required."))
+        return None
+    product_id = as_id(raw)
+    product = db.session.get(Product, product_id) if product_id is not None else None
+    if product is None:
+        errors.add(field, _l("Unknown product."))
+        return None
+    if active_only and not product.active:
+        errors.add(field, _l("This product is retired."))
+        return None
+    return product
+
+
+def product_by_barcode(code) -> Product:
+    """The active product with this barcode: a misread scan is a 422, an unknown one a 404."""
+    items, _total = search_products(barcode_value=code if isinstance(code, str) else "",
+                                    active=True, per_page=1)
+    if not items:
+        raise NotFound(_l("No product has the barcode %(code)s.", code=code))
+    return items[0]

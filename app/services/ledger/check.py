@@ -1,24 +1,15 @@
-"""Checks of DESIGN.md's invariants on a live database (`flask ledger check`).
-Each check returns the violations it finds; later issues add theirs (lots,
-checkouts) to CHECKS."""
-from dataclasses import dataclass
+"""The ledger's invariants on a live database, for `flask ledger check`:
+balances (1), reversals, posting and entries (5), idempotency keys (6), and
+the monthly totals the writer keeps in step with the ledger."""
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Household, IdempotencyKey, LedgerEntry, Rule, utcnow
-
-
-@dataclass(frozen=True)
-class Violation:
-    invariant: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"invariant {self.invariant}: {self.message}"
-
+from app.models import Household, IdempotencyKey, LedgerEntry, Rule
+from app.services.invariants import Violation
+from app.services.ledger import totals
 
 def check_balances(now: datetime) -> list[Violation]:
     """1: each household's balance equals the sum of its posted entries."""
@@ -123,33 +114,19 @@ def check_idempotency(now: datetime) -> list[Violation]:
             for uid, key, n in rows]
 
 
-CHECKS = [check_balances, check_reversals, check_due, check_entries, check_idempotency]
-
-# Invariant 3 (issue 4): lots, their movements and their origins.
-from app.services.goods.check import LOT_CHECKS  # noqa: E402
-
-CHECKS[1:1] = LOT_CHECKS
-
-# Invariants 2 and 4 (issue 5): checkouts, their lines and the lots they took from.
-from app.services.checkout.check import CHECKOUT_CHECKS  # noqa: E402
-
-CHECKS[1:1] = CHECKOUT_CHECKS
-
-
-def check_ledger(now: datetime | None = None) -> list[Violation]:
-    """Every violation of the checked invariants, in invariant order."""
-    now = now or utcnow()
+def check_totals(now: datetime) -> list[Violation]:
+    """The monthly totals (household_months) equal what the ledger says:
+    live awards and deductions by month and category, checkouts not voided."""
+    rows = totals.differences(db.session.connection())
     out = []
-    for check in CHECKS:
-        out.extend(check(now))
+    for side, hid, month, category, *figures in rows:
+        shown = ", ".join(f"{name} {value}" for name, value in zip(totals.FIGURES, figures) if value)
+        where = "kept in the totals but not in the ledger" if side == "kept" else \
+            "in the ledger but not in the totals"
+        out.append(Violation(1, f"household {hid}, {str(month)[:7]} {category or '-'}: "
+                                f"{shown or 'zero'} is {where}"))
     return out
 
 
-def summary() -> dict[str, int]:
-    """What was checked, for the command's last line."""
-    count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
-    return {"households": count(Household), "entries": count(LedgerEntry),
-            "idempotency keys": count(IdempotencyKey)}
-
-
-__all__ = ["Violation", "CHECKS", "check_ledger", "summary"]
+BALANCE_CHECKS = [check_balances]
+CHECKS = [check_reversals, check_due, check_entries, check_idempotency, check_totals]

@@ -1,31 +1,221 @@
-"""Posting (invariant 5): an entry whose notice has ended, and that has any
-approval it needs, is posted without anyone acting. `post_due` runs before
-every request (when something is due) and from `flask points post-due`.
+"""The one writer of the points ledger. Nothing else in the app inserts or
+changes a row of `ledger_entries`, changes `households.balance` or writes the
+monthly totals (`household_months`): every act that touches points (awards,
+deductions, adjustments, objections, decisions, reversals, expiry, posting
+due entries, checkouts and voids, the demo) asks a function here. So:
 
-Race-safety: each entry moves with a conditional UPDATE ... WHERE
-status = 'pending' ... RETURNING, and only the rows that UPDATE returned
-reach the balance, so two posters never post the same entry twice. Lock
-order, here and in every act that touches a balance: households in ascending
-id first (SELECT ... FOR UPDATE on PostgreSQL; SQLite's write transaction is
-exclusive anyway), then their entries; so posting, awards, approvals,
-reversals and checkouts never deadlock each other."""
+- invariant 1 (a balance is the sum of its household's posted entries)
+  holds because every function that posts an entry moves the balance by its
+  points in the same statement sequence, and nothing else moves it;
+- the totals the reports read stay in step with the ledger in the same
+  transaction (see totals.py for what counts);
+- the lock order is the same in every act: households in ascending id (the
+  household row lock: SELECT ... FOR UPDATE, or the conditional UPDATE of a
+  debit), then their entries, then stock lots. On SQLite the write
+  transaction is exclusive (BEGIN IMMEDIATE) and the row locks are no-ops.
+
+Writes are Core statements on the session's connection, built once where they
+run on every request; ORM objects the session has loaded are expired once, at
+the end of each function, so the caller reads what was written. Functions
+here flush but never commit.
+
+Posting (invariant 5): an entry whose notice has ended, and that has any
+approval it needs, is posted without anyone acting: the request boundary
+asks `anything_due` and calls `post_due_on` before a request reads a
+balance, and `flask points post-due` does the same from cron. Each entry
+moves with a conditional UPDATE ... WHERE status = 'pending' RETURNING, and
+only the rows that UPDATE returned reach the balance, so two posters never
+post one entry twice."""
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timezone
 
-from flask import Flask, g, has_request_context, request
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import Select, bindparam, insert, literal, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
-from app.database import SAFE_METHODS
 from app.extensions import db
-from app.models import AuditRecord, Household, LedgerEntry, utcnow
+from app.models import AuditRecord, Household, LedgerEntry, Rule, utcnow
+from app.services.clock import local_today
+from app.services.ledger import totals
 
 CHUNK = 1000
-SKIP_ENDPOINTS = {None, "static", "main.healthz"}
+LIVE = ("pending", "disputed", "posted")
 
 entries = LedgerEntry.__table__
 households = Household.__table__
 
+
+class AlreadyReversed(Exception):
+    """A reversal of this entry exists (the UNIQUE reversal_of caught a race)."""
+
+
+# -- locks and loaded objects ----------------------------------------------------
+
+def locked_households(query: Select) -> list[Household]:
+    """The households `query` selects, locked in ascending id: the first step of
+    every act that changes their points (PostgreSQL row locks)."""
+    return list(db.session.scalars(
+        query.order_by(Household.id).with_for_update(of=Household)
+        .execution_options(populate_existing=True)))
+
+
+def lock_households(conn: Connection, household_ids: Iterable[int]) -> None:
+    """Lock these households' rows in ascending id (PostgreSQL; SQLite's write
+    transaction is exclusive already)."""
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted(set(household_ids))
+    for start in range(0, len(ids), CHUNK):
+        conn.execute(select(households.c.id).where(households.c.id.in_(ids[start:start + CHUNK]))
+                     .order_by(households.c.id).with_for_update())
+
+
+def _refresh_loaded(household_ids=(), posted_of=()) -> None:
+    """Objects loaded before a Core write must re-read what it changed: the
+    balance of these households, and the status of the entries of `posted_of`
+    (whose pending entries may have posted)."""
+    household_ids, posted_of = set(household_ids), set(posted_of)
+    if not household_ids and not posted_of:
+        return
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Household) and obj.id in household_ids:
+            db.session.expire(obj, ["balance", "updated_at"])
+        elif isinstance(obj, LedgerEntry) and obj.household_id in posted_of:
+            db.session.expire(obj, ["status", "posted_at"])
+
+
+# -- balances --------------------------------------------------------------------
+
+_ADD_TO_BALANCE = (update(households).where(households.c.id == bindparam("hid"))
+                   .values(balance=households.c.balance + bindparam("delta"),
+                           updated_at=bindparam("now")))
+
+
+def _move_balances(conn: Connection, deltas: dict[int, int], now: datetime) -> None:
+    """Add points to balances, one statement, households in ascending id."""
+    params = [{"hid": hid, "delta": deltas[hid], "now": now} for hid in sorted(deltas) if deltas[hid]]
+    if params:
+        conn.execute(_ADD_TO_BALANCE, params)
+
+
+def _categories(rule_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = {i for i in rule_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Rule.id, Rule.category).where(Rule.id.in_(ids))).all())
+
+
+def _count(deltas: totals.Deltas, rows, sign: int) -> None:
+    """Live awards and deductions among `rows` (entries) start or stop counting."""
+    counted = [e for e in rows if e.kind in totals.COUNTED_KINDS]
+    categories = _categories(e.rule_id for e in counted)
+    for e in counted:
+        deltas.entry(e.household_id, e.kind, e.points, e.occurred_on, categories.get(e.rule_id), sign)
+
+
+# -- new entries ---------------------------------------------------------------------
+
+def add(new: list[LedgerEntry], now: datetime) -> list[LedgerEntry]:
+    """Add new entries: awards and deductions (pending or posted), adjustments,
+    expiry, reversals. Posted ones move their balances at once; live awards and
+    deductions count in the totals. The caller has locked the households."""
+    if not new:
+        return new
+    for e in new:
+        if e.id is not None or e.kind == "redemption":
+            raise ValueError("add() takes new entries; redemptions go through record_redemption()")
+    db.session.add_all(new)
+    db.session.flush()
+    conn = db.session.connection()
+    posted = defaultdict(int)
+    for e in new:
+        if e.status == "posted":
+            posted[e.household_id] += e.points
+    _move_balances(conn, posted, now)
+    deltas = totals.Deltas()
+    _count(deltas, [e for e in new if e.status in LIVE], 1)
+    totals.apply(conn, deltas)
+    _refresh_loaded(household_ids=posted)
+    return new
+
+
+def reverse(original: LedgerEntry, *, actor_id: int | None, note: str, now: datetime,
+            checkout_id: int | None = None) -> LedgerEntry:
+    """A new posted entry of the opposite points that names `original`. An entry
+    is reversed at most once: a racing second reversal raises AlreadyReversed.
+    A reversed award or deduction stops counting in the totals."""
+    reversal = LedgerEntry(
+        household_id=original.household_id, kind="reversal", points=-original.points,
+        status="posted", rule_id=original.rule_id, rule_code=original.rule_code, note=note,
+        occurred_on=local_today(now), created_at=now, created_by_id=actor_id, posted_at=now,
+        reversal_of=original.id, checkout_id=checkout_id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reversal)
+            db.session.flush()
+    except IntegrityError:
+        raise AlreadyReversed() from None
+    conn = db.session.connection()
+    _move_balances(conn, {original.household_id: reversal.points}, now)
+    deltas = totals.Deltas()
+    if original.status in LIVE:
+        _count(deltas, [original], -1)
+    totals.apply(conn, deltas)
+    _refresh_loaded(household_ids=[original.household_id])
+    return reversal
+
+
+# -- an entry's status ----------------------------------------------------------------
+
+def dispute(entry: LedgerEntry, *, reason: str, by_id: int, now: datetime) -> None:
+    """An objection: the entry waits for a cadre (it still counts as live)."""
+    entry.status = "disputed"
+    entry.due_at = None
+    entry.objection_reason = reason
+    entry.objection_by_id = by_id
+    entry.objection_at = now
+    db.session.flush()
+
+
+def clear_to_post(entry: LedgerEntry, *, actor_id: int, now: datetime) -> bool:
+    """A cadre upholds a disputed entry and/or gives the approval a large award
+    needs: it posts when its notice has also ended (at once, if it has).
+    Returns whether the objection was upheld."""
+    upheld = entry.status == "disputed"
+    if upheld:
+        entry.decided_by_id = actor_id
+        entry.decided_at = now
+    if entry.needs_approval and entry.approved_at is None:
+        entry.approved_by_id = actor_id
+        entry.approved_at = now
+    entry.status = "pending"
+    entry.due_at = max(entry.notice_ends_at or now, now)
+    db.session.flush()
+    if entry.due_at <= now:
+        post_entries(db.session.connection(), now,
+                     (entries.c.id == entry.id) & (entries.c.due_at <= now), actor_id=actor_id)
+        _refresh_loaded(household_ids=[entry.household_id], posted_of=[entry.household_id])
+    return upheld
+
+
+def cancel(entry: LedgerEntry, *, actor_id: int, reason: str, now: datetime) -> None:
+    """An entry on notice or disputed is cancelled and never counts: the
+    objection was accepted or the approval refused."""
+    if entry.status not in ("pending", "disputed"):
+        raise ValueError("only an entry that has not posted can be cancelled")
+    deltas = totals.Deltas()
+    _count(deltas, [entry], -1)
+    entry.status = "cancelled"
+    entry.due_at = None
+    entry.decided_by_id = actor_id
+    entry.decided_at = now
+    entry.decision_reason = reason
+    db.session.flush()
+    totals.apply(db.session.connection(), deltas)
+
+
+# -- posting due entries --------------------------------------------------------------
 
 def due_clause(now: datetime):
     """Pending entries that post by themselves now (uses ix_ledger_status_due)."""
@@ -46,12 +236,6 @@ def anything_due(conn: Connection, now: datetime, household_ids=None) -> bool:
     return conn.execute(_ANY_DUE_OF, {"now": now, "ids": list(household_ids)}).first() is not None
 
 
-def posted_this_request() -> bool:
-    """Whether this request's hook (below) has already posted what was due:
-    a service may then skip asking again for a household."""
-    return has_request_context() and g.get("aixin_due_posted", False)
-
-
 def post_entries(conn: Connection, now: datetime, where, *,
                  actor_id: int | None = None) -> tuple[dict, int]:
     """Post the pending entries matching `where`; returns ({household_id: points
@@ -62,12 +246,7 @@ def post_entries(conn: Connection, now: datetime, where, *,
     ).all()
     if not due:
         return {}, 0
-    if conn.dialect.name == "postgresql":
-        # Lock order everywhere: households (ascending id), then their entries.
-        hids = sorted({hid for _, hid in due})
-        for start in range(0, len(hids), CHUNK):
-            conn.execute(select(households.c.id).where(households.c.id.in_(hids[start:start + CHUNK]))
-                         .order_by(households.c.id).with_for_update())
+    lock_households(conn, (hid for _, hid in due))
     added: dict[int, int] = defaultdict(int)
     posted_ids: list[int] = []
     ids = [entry_id for entry_id, _ in due]
@@ -81,24 +260,18 @@ def post_entries(conn: Connection, now: datetime, where, *,
         for entry_id, household_id, points in rows:
             added[household_id] += points
             posted_ids.append(entry_id)
-    if added:
-        conn.execute(
-            update(households).where(households.c.id == bindparam("hid"))
-            .values(balance=households.c.balance + bindparam("delta"), updated_at=now),
-            [{"hid": hid, "delta": added[hid]} for hid in sorted(added)],
-        )
-    if posted_ids:
-        for start in range(0, len(posted_ids), CHUNK):
-            part = posted_ids[start:start + CHUNK]
-            conn.execute(insert(AuditRecord.__table__).values(
-                at=now, user_id=actor_id, action="points.post", object_type="ledger_entries",
-                object_id=part[0] if len(part) == 1 else None,
-                details={"entries": part, "count": len(part)},
-            ))
+    _move_balances(conn, added, now)
+    for start in range(0, len(posted_ids), CHUNK):
+        part = posted_ids[start:start + CHUNK]
+        conn.execute(insert(AuditRecord.__table__).values(
+            at=now, user_id=actor_id, action="points.post", object_type="ledger_entries",
+            object_id=part[0] if len(part) == 1 else None,
+            details={"entries": part, "count": len(part)},
+        ))
     return dict(added), len(posted_ids)
 
 
-def _where(now: datetime, household_ids):
+def _due_where(now: datetime, household_ids):
     where = due_clause(now)
     if household_ids is not None:
         where = where & entries.c.household_id.in_(list(household_ids))
@@ -106,10 +279,10 @@ def _where(now: datetime, household_ids):
 
 
 def post_due_on(conn: Connection, now: datetime | None = None, household_ids=None) -> int:
-    """Post every due entry (of these households, if given) on a connection;
-    returns how many were posted."""
+    """Post every due entry (of these households, if given) on a connection of
+    its own (the request boundary's short write transaction); returns how many."""
     now = now or utcnow()
-    return post_entries(conn, now, _where(now, household_ids))[1]
+    return post_entries(conn, now, _due_where(now, household_ids))[1]
 
 
 def post_due(now: datetime | None = None, household_ids=None) -> int:
@@ -117,48 +290,137 @@ def post_due(now: datetime | None = None, household_ids=None) -> int:
     returns how many were posted."""
     now = now or utcnow()
     db.session.flush()
-    added, count = post_entries(db.session.connection(), now, _where(now, household_ids))
-    _expire_loaded(added)
+    added, count = post_entries(db.session.connection(), now, _due_where(now, household_ids))
+    _refresh_loaded(household_ids=added, posted_of=added)
     return count
 
 
-def _expire_loaded(household_ids) -> None:
-    """Objects loaded before a Core UPDATE must re-read what it changed."""
-    if not household_ids:
-        return
-    for obj in list(db.session.identity_map.values()):
-        if isinstance(obj, Household) and obj.id in household_ids:
-            db.session.expire(obj, ["balance", "updated_at"])
-        elif isinstance(obj, LedgerEntry) and obj.household_id in household_ids:
-            db.session.expire(obj, ["status", "posted_at"])
+DUE_POSTED = "aixin_due_posted"
 
 
-def init_app(app: Flask) -> None:
-    @app.before_request
-    def post_due_before_request():
-        """Before anything reads or spends a balance: a cheap indexed check, and
-        when something is due, post it in its own short write transaction (so
-        a GET on SQLite never has to upgrade its read transaction)."""
-        if request.endpoint in SKIP_ENDPOINTS:
-            return
-        if db.session().in_transaction():
-            # A session carried over from an earlier request in the same app
-            # context (the test client does this) may hold SQLite's write lock,
-            # which our own connections below would wait for. Each request
-            # normally starts with a fresh session, so this never runs in production.
-            db.session.commit()
-        now = utcnow()
-        if request.method in SAFE_METHODS:
-            with db.engine.connect() as conn:
-                due = anything_due(conn, now)
-        else:
-            # A write request takes the write lock for its own transaction
-            # anyway (BEGIN IMMEDIATE on SQLite): ask there, rather than take
-            # and wait for the lock twice on a second connection.
-            due = anything_due(db.session.connection(), now)
-            if due:
-                db.session.commit()  # let the posting below take the lock
-        if due:
-            with db.engine.connect().execution_options(aixin_write=True) as conn, conn.begin():
-                post_due_on(conn, now)
-        g.aixin_due_posted = True
+def note_due_posted(session) -> None:
+    """The request boundary has posted everything due: a checkout in this
+    session need not ask again for its household."""
+    session.info[DUE_POSTED] = True
+
+
+def forget_due_posted(session) -> None:
+    session.info.pop(DUE_POSTED, None)
+
+
+def post_due_for(conn: Connection, household_id: int, now: datetime) -> None:
+    """Before a household's balance is spent: post what is due for it, unless
+    the request boundary already posted everything due."""
+    if not db.session.info.get(DUE_POSTED) and anything_due(conn, now, [household_id]):
+        post_due(now, household_ids=[household_id])
+
+
+# -- checkouts ------------------------------------------------------------------------
+
+_DEBIT = (update(households)
+          .where(households.c.id == bindparam("household_id"), households.c.balance >= bindparam("total"))
+          .values(balance=households.c.balance - bindparam("total"), updated_at=bindparam("now"))
+          .returning(households.c.balance))
+_BALANCE = select(households.c.balance).where(households.c.id == bindparam("household_id"))
+_INSERT_ENTRY = insert(entries).returning(entries.c.id)
+
+
+def debit(conn: Connection, household_id: int, total: int, now: datetime) -> int | None:
+    """Take `total` points if the balance holds them: the balance after, or None
+    (nothing taken). Its UPDATE locks the household row: a checkout's lock point."""
+    return conn.execute(_DEBIT, {"household_id": household_id, "total": total, "now": now}).scalar()
+
+
+def balance_of(conn: Connection, household_id: int) -> int:
+    return conn.execute(_BALANCE, {"household_id": household_id}).scalar()
+
+
+def record_redemption(conn: Connection, *, household_id: int, checkout_id: int, total: int,
+                      now: datetime, actor_id: int, note: str | None) -> int:
+    """The posted redemption entry of a checkout whose points `debit` took;
+    returns its id. The checkout counts in its month's totals."""
+    day = local_today(now)
+    entry_id = conn.execute(_INSERT_ENTRY, {
+        "household_id": household_id, "kind": "redemption", "points": -total, "status": "posted",
+        "posted_at": now, "occurred_on": day, "created_at": now, "created_by_id": actor_id,
+        "checkout_id": checkout_id, "note": note, "needs_approval": False}).scalar_one()
+    deltas = totals.Deltas()
+    deltas.checkout(household_id, day, total)
+    totals.apply(conn, deltas)
+    return entry_id
+
+
+def void_redemption(*, household_id: int, checkout_id: int, entry_id: int, total: int,
+                    made_at: datetime, actor_id: int, reason: str, now: datetime) -> LedgerEntry:
+    """Give a voided checkout's points back: the balance first (the lock order
+    of check_out), then a posted reversal of its redemption entry. The checkout
+    no longer counts in its month."""
+    conn = db.session.connection()
+    _move_balances(conn, {household_id: total}, now)
+    reversal = LedgerEntry(
+        household_id=household_id, kind="reversal", points=total, status="posted", posted_at=now,
+        occurred_on=local_today(now), created_at=now, created_by_id=actor_id,
+        reversal_of=entry_id, checkout_id=checkout_id, note=reason)
+    db.session.add(reversal)
+    db.session.flush()
+    deltas = totals.Deltas()
+    deltas.checkout(household_id, local_today(made_at), total, sign=-1)
+    totals.apply(conn, deltas)
+    _refresh_loaded(household_ids=[household_id])
+    return reversal
+
+
+# -- many at once -----------------------------------------------------------------------
+
+BULK_COLUMNS = ("household_id", "kind", "points", "status", "rule_id", "rule_code", "occurred_on",
+                "created_at", "created_by_id", "notice_ends_at", "due_at", "posted_at",
+                "needs_approval")
+
+
+def _stamp_sqlite(value: datetime) -> str:
+    """A datetime as the UTCDateTime column stores it on SQLite: naive UTC text."""
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) -> int:
+    """Add many awards and deductions (tuples in BULK_COLUMNS order, Python
+    values) in a few statements, with their balances and totals: two million
+    entries are a matter of minutes (SQLAlchemy's per-value processing would
+    take most of that time, so values go to the driver already in stored form).
+    `categories` maps each rule id to its category. For the demo and imports
+    of history; the caller has the households to itself."""
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    balances = defaultdict(int)
+    deltas = totals.Deltas()
+    stored = []
+    stamps: dict = {None: None}
+
+    def stamp(value):
+        if value not in stamps:
+            stamps[value] = _stamp_sqlite(value)
+        return stamps[value]
+
+    for row in rows:
+        (hid, kind, points, status, rule_id, code, occurred_on, created_at, created_by_id,
+         notice_ends_at, due_at, posted_at, needs_approval) = row
+        if kind not in totals.COUNTED_KINDS:
+            raise ValueError("add_many() takes awards and deductions")
+        if status == "posted":
+            balances[hid] += points
+        if status in LIVE:
+            deltas.entry(hid, kind, points, occurred_on, categories.get(rule_id))
+        if sqlite:
+            row = (hid, kind, points, status, rule_id, code, occurred_on.isoformat(),
+                   _stamp_sqlite(created_at), created_by_id, stamp(notice_ends_at), stamp(due_at),
+                   stamp(posted_at), needs_approval)
+        stored.append(row)
+    mark = "?" if sqlite else "%s"
+    sql = (f"INSERT INTO ledger_entries ({', '.join(BULK_COLUMNS)}) "
+           f"VALUES ({', '.join([mark] * len(BULK_COLUMNS))})")
+    for start in range(0, len(stored), CHUNK * 10):
+        conn.exec_driver_sql(sql, stored[start:start + CHUNK * 10])
+    _move_balances(conn, balances, now)
+    totals.apply(conn, deltas)
+    _refresh_loaded(household_ids=balances)
+    return len(stored)

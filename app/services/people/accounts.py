@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import ROLES, ApiToken, Donor, Region, Supermarket, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, ValidationError
-from app.services.people.scope import require_role
+from app.services.people import policy
 from app.services.validate import as_id, choice, text
 
 USERNAME_RE = re.compile(r"[\w.@-]{3,64}")
@@ -64,7 +64,7 @@ def authenticate(username, password) -> User | None:
 def create_user(actor: User | None, data: dict) -> User:
     """Create an account (admin; actor None is the command line)."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "users.manage")
     errors = Errors()
     username = text(errors, data, "username", required=True, max_len=64, min_len=3)
     if username is not None and not USERNAME_RE.fullmatch(username):
@@ -77,12 +77,13 @@ def create_user(actor: User | None, data: dict) -> User:
     display_name = text(errors, data, "display_name", required=False, max_len=100)
 
     region = supermarkets = donor = None
-    if role in ("staff", "cadre"):
+    reach = policy.REACH.get(role)
+    if reach == "region":
         region_id = data.get("region_id")
         region = _lookup(Region, region_id)
         if region is None:
             errors.add("region_id", _l("Choose the region this account works in."))
-    if role == "volunteer":
+    if reach == "supermarkets":
         ids = data.get("supermarket_ids")
         if not isinstance(ids, list) or not ids:
             errors.add("supermarket_ids", _l("Choose at least one supermarket."))
@@ -90,7 +91,7 @@ def create_user(actor: User | None, data: dict) -> User:
             supermarkets = [_lookup(Supermarket, i) for i in ids]
             if any(s is None for s in supermarkets):
                 errors.add("supermarket_ids", _l("Unknown supermarket."))
-    if role == "donor":
+    if reach == "donor":
         donor = _lookup(Donor, data.get("donor_id"))
         if donor is None:
             errors.add("donor_id", _l("Choose the donor this account belongs to."))
@@ -112,7 +113,7 @@ def _lookup(model, obj_id):
 
 
 def set_user_active(actor: User, user_id, active: bool) -> User:
-    require_role(actor, "admin")
+    policy.require(actor, "users.manage")
     user = _lookup(User, user_id)
     if user is None:
         from app.services.errors import NotFound

@@ -6,9 +6,10 @@ from sqlalchemy import func, or_, select, update
 from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
-from app.services.errors import Errors, ValidationError
-from app.services.people.scope import (HOUSEHOLD_READERS, get_region, require_role, visible_households,
-                                writable_household, writable_village)
+from app.services.errors import Errors, NotFound, ValidationError
+from app.services.people import policy
+from app.services.people.scope import (get_region, visible_households, writable_household,
+                                       writable_village)
 from app.services.validate import as_id, choice, integer, phone, text
 
 EDITABLE = ("head_name", "members", "phone", "address", "tags", "status")
@@ -77,7 +78,7 @@ def reserve_codes(village: Region, n: int) -> list[str]:
 
 
 def create_household(actor: User, data: dict) -> Household:
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.write")
     errors = Errors()
     raw_village_id = data.get("village_id")
     village_id = as_id(raw_village_id)
@@ -110,7 +111,7 @@ def update_household(actor: User, household_id, data: dict) -> Household:
 def search_households(actor: User, *, village_id=None, q: str | None = None,
                       status: str | None = None, page: int = 1, per_page: int = 50):
     """A page of the households the user can see, with the total."""
-    require_role(actor, *HOUSEHOLD_READERS)
+    policy.require(actor, "households.read")
     query = visible_households(actor)
     if village_id not in (None, ""):
         if isinstance(village_id, bool) or as_id(village_id) is None and not isinstance(village_id, int):
@@ -136,6 +137,29 @@ def search_households(actor: User, *, village_id=None, q: str | None = None,
 
 def pending_points(household: Household) -> int:
     """Signed sum of the household's pending and disputed entries (not yet in the balance)."""
-    from app.services.points.awards import pending_by_household
+    from app.services.points.passbook import pending_by_household
 
     return pending_by_household([household.id]).get(household.id, 0)
+
+
+def village_households(actor: User, village_id) -> tuple[Region, list[Household]]:
+    """A village in reach and its active households, by code (the awarding page's tick list)."""
+    village = get_region(actor, as_id(village_id) if village_id is not None else None)
+    if village.level != "village":
+        raise NotFound()
+    households = db.session.scalars(
+        visible_households(actor).where(Household.village_id == village.id,
+                                        Household.status == "active")
+        .order_by(Household.code)
+    ).all()
+    return village, list(households)
+
+
+def households_by_ids(actor: User, ids) -> list[Household]:
+    """The households among these ids that the user can see, in the order given."""
+    wanted = [i for i in (as_id(v) for v in ids) if i is not None]
+    if not wanted:
+        return []
+    found = {h.id: h for h in db.session.scalars(
+        visible_households(actor).where(Household.id.in_(wanted)))}
+    return [found[i] for i in dict.fromkeys(wanted) if i in found]

@@ -6,14 +6,14 @@ from app.extensions import db
 from app.models import LEVELS, Region, Supermarket, User
 from app.services import audit
 from app.services.errors import Errors
-from app.services.people.scope import require_role
+from app.services.people import policy
 from app.services.validate import as_id, choice, text
 
 
 def create_region(actor: User | None, data: dict) -> Region:
     """Add a region under a parent one level up; a root may be at any level."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "regions.manage")
     errors = Errors()
     name = text(errors, data, "name", required=True, max_len=100)
     level = choice(errors, data, "level", LEVELS)
@@ -59,7 +59,7 @@ def level_label(level: str):
 
 def create_supermarket(actor: User | None, data: dict) -> Supermarket:
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "supermarkets.manage")
     errors = Errors()
     name = text(errors, data, "name", required=True, max_len=100)
     region_id = as_id(data.get("region_id"))
@@ -73,3 +73,8 @@ def create_supermarket(actor: User | None, data: dict) -> Supermarket:
     db.session.add(sm)
     audit.record(actor, "supermarket.create", sm)
     return sm
+
+
+def supermarkets_by_name() -> list[Supermarket]:
+    """Every supermarket, by name (where goods may be sent)."""
+    return list(db.session.scalars(select(Supermarket).order_by(Supermarket.name)))

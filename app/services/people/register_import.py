@@ -19,7 +19,8 @@ from app.models import Household, Region, User, utcnow
 from app.services import audit
 from app.services.errors import Errors, ValidationError
 from app.services.people.households import reserve_codes, validate_fields
-from app.services.people.scope import require_role, visible_villages, writable_village
+from app.services.people import policy
+from app.services.people.scope import visible_villages, writable_village
 from app.services.spreadsheets import csv_rows, file_error, reading_workbook
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -290,7 +291,7 @@ def _existing(village_ids: set[int]) -> dict[tuple, str]:
 
 def preview_import(actor: User, sheet: Sheet) -> Preview:
     """Check every row of a parsed register; nothing is written."""
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.import")
     villages = _Villages(actor, sheet)
     rows: list[PreviewRow] = []
     for record in sheet.records:
@@ -329,14 +330,14 @@ def preview_import(actor: User, sheet: Sheet) -> Preview:
 
 def preview_file(actor: User, data: bytes, filename: str) -> Preview:
     """Parse and check an upload in one go."""
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.import")
     return preview_import(actor, parse_register(data, filename))
 
 
 def import_households(actor: User, preview: Preview, only_good: bool) -> list[int]:
     """Add the rows of a checked register; return the new households' ids. With any bad
     row, nothing is written unless only_good. Flushes; the caller commits."""
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.import")
     if preview.bad and not only_good:
         raise ValidationError({"rows": [_l(
             "Rows with errors: %(n)d. Nothing was imported: correct them, or import only the good rows.",

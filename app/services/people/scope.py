@@ -1,18 +1,16 @@
-"""Who may see what. Every service asks these; views and the API never decide scope."""
+"""What each user reaches: staff and cadres the regions under theirs,
+volunteers the supermarkets they serve at (and the households those serve),
+donors their own donor record, admins everything. The other half of the
+policy (policy.py says which acts a role may attempt). Every service asks
+these; an object out of reach is NotFound (404), so its existence is not
+revealed."""
 from sqlalchemy import Select, bindparam, false, or_, select, true
 
 from app.extensions import db
-from app.models import Household, Region, Supermarket, User, user_supermarkets
-from app.services.errors import Forbidden, NotFound
+from app.models import Donation, Donor, Household, Region, Supermarket, User, user_supermarkets
+from app.services.errors import NotFound
+from app.services.people import policy
 from app.services.validate import as_id
-
-# Roles that may read the household register; donors never see a household.
-HOUSEHOLD_READERS = ("admin", "cadre", "staff", "volunteer")
-
-
-def require_role(actor: User, *roles: str) -> None:
-    if actor is None or not actor.is_authenticated or actor.role not in roles:
-        raise Forbidden()
 
 
 def _subtree(region_path: str):
@@ -21,11 +19,12 @@ def _subtree(region_path: str):
 
 def region_paths(actor: User) -> list[str] | None:
     """Paths of the subtrees the user reaches; None means everything (admin)."""
-    if actor.role == "admin":
+    reach = policy.reach(actor)
+    if reach == "all":
         return None
-    if actor.role in ("cadre", "staff"):
+    if reach == "region":
         return [actor.region.path] if actor.region is not None else []
-    if actor.role == "volunteer":
+    if reach == "supermarkets":
         return [s.region.path for s in actor.supermarkets]
     return []
 
@@ -63,7 +62,7 @@ def visible_villages(actor: User) -> Select:
 
 def writable_village(actor: User, village_id) -> Region:
     """A village the user may keep the register of: staff in their villages, admin anywhere."""
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.write")
     region = get_region(actor, village_id)
     if region.level != "village":
         raise NotFound()
@@ -73,16 +72,17 @@ def writable_village(actor: User, village_id) -> Region:
 def visible_households(actor: User) -> Select:
     """Households the user may read: staff and cadres in their subtree, volunteers
     under the regions their supermarkets serve; donors none."""
-    if actor.role == "donor":
+    reach = policy.reach(actor)
+    if reach == "donor":
         return select(Household).where(false())
     query = select(Household)
-    if actor.role == "admin":
+    if reach == "all":
         return query
     return query.join(Region, Household.village_id == Region.id).where(region_filter(actor))
 
 
 def get_household(actor: User, household_id) -> Household:
-    require_role(actor, *HOUSEHOLD_READERS)
+    policy.require(actor, "households.read")
     if not isinstance(household_id, int) or as_id(household_id) is None:
         raise NotFound()
     hh = db.session.scalars(visible_households(actor).where(Household.id == household_id)).first()
@@ -92,17 +92,18 @@ def get_household(actor: User, household_id) -> Household:
 
 
 def writable_household(actor: User, household_id) -> Household:
-    require_role(actor, "admin", "staff")
+    policy.require(actor, "households.write")
     return get_household(actor, household_id)
 
 
 def visible_supermarkets(actor: User) -> Select:
     query = select(Supermarket).order_by(Supermarket.id)
-    if actor.role == "admin":
+    reach = policy.reach(actor)
+    if reach == "all":
         return query
-    if actor.role == "volunteer":
+    if reach == "supermarkets":
         return query.join(user_supermarkets).where(user_supermarkets.c.user_id == actor.id)
-    if actor.role in ("cadre", "staff") and actor.region is not None:
+    if reach == "region" and actor.region is not None:
         path = actor.region.path
         # Supermarkets inside the subtree, or serving a region that contains it.
         ancestors = [p for p in _ancestor_paths(path)]
@@ -120,7 +121,7 @@ def _ancestor_paths(path: str) -> list[str]:
 def get_supermarket(actor: User, supermarket_id) -> Supermarket:
     if not isinstance(supermarket_id, int) or as_id(supermarket_id) is None:
         raise NotFound()
-    if actor.role == "volunteer":  # the counter's case, on every checkout: built once
+    if policy.reach(actor) == "supermarkets":  # the counter's case, on every checkout: built once
         sm = db.session.scalars(_VOLUNTEERS_SUPERMARKET,
                                 {"user_id": actor.id, "supermarket_id": supermarket_id}).first()
     else:
@@ -137,3 +138,47 @@ _VOLUNTEERS_SUPERMARKET = (
     .where(user_supermarkets.c.user_id == bindparam("user_id"),
            Supermarket.id == bindparam("supermarket_id"))
 )
+
+
+def supermarket_for(actor: User | None, act: str, supermarket_id) -> Supermarket:
+    """A supermarket where `actor` may do `act` (the policy) and that they reach.
+    None is the system itself (the demo, the command line)."""
+    if actor is None:
+        sm = db.session.get(Supermarket, as_id(supermarket_id)) if as_id(supermarket_id) else None
+        if sm is None:
+            raise NotFound()
+        return sm
+    policy.require(actor, act)
+    return get_supermarket(actor, supermarket_id)
+
+
+def supermarkets_named(actor: User, q: str = "", limit: int = 200) -> list[Supermarket]:
+    """The supermarkets a user reaches, optionally by part of the name."""
+    query = visible_supermarkets(actor)
+    q = (q or "").replace("\x00", "").strip()[:100]
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Supermarket.name.like(like, escape="\\"))
+    return list(db.session.scalars(query.limit(limit)))
+
+
+def visible_donors(actor: User) -> Select:
+    """Donor records the user may read: a donor account only its own."""
+    policy.require(actor, "donors.read")
+    if policy.reach(actor) == "donor":
+        return select(Donor).where(Donor.id == (actor.donor_id or 0))
+    return select(Donor)
+
+
+def visible_donations(actor: User) -> Select:
+    """Donations the user may read: a donor its own, volunteers and cadres those
+    received at supermarkets they see, admin all."""
+    policy.require(actor, "donations.read")
+    query = select(Donation)
+    reach = policy.reach(actor)
+    if reach == "donor":
+        return query.where(Donation.donor_id == (actor.donor_id or 0))
+    if reach == "all":
+        return query
+    markets = visible_supermarkets(actor).with_only_columns(Supermarket.id).order_by(None)
+    return query.where(Donation.supermarket_id.in_(markets))

@@ -103,14 +103,13 @@ def get_evidence(actor: User, evidence_id) -> tuple[Evidence, Path]:
     ev = db.session.get(Evidence, evidence_id)
     if ev is None:
         raise NotFound()
-    if actor.role != "admin":
-        visible = visible_households(actor).with_only_columns(Household.id)
-        seen = db.session.scalars(
-            select(LedgerEntry.id).where(LedgerEntry.evidence_id == ev.id,
-                                         LedgerEntry.household_id.in_(visible)).limit(1)
-        ).first()
-        if seen is None:
-            raise NotFound()
+    visible = visible_households(actor).with_only_columns(Household.id)
+    seen = db.session.scalars(
+        select(LedgerEntry.id).where(LedgerEntry.evidence_id == ev.id,
+                                     LedgerEntry.household_id.in_(visible)).limit(1)
+    ).first()
+    if seen is None:
+        raise NotFound()
     path = evidence_root() / ev.path
     if not path.is_file():
         raise NotFound()

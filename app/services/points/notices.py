@@ -12,7 +12,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Household, LedgerEntry, Region, Rule, utcnow
 from app.services.errors import NotFound
-from app.services.points.awards import local_today, local_zone, reversed_by
+from app.services.clock import local_today, local_zone
+from app.services.points.passbook import reversed_by
 from app.services.validate import as_id
 
 MONTH_RE = re.compile(r"(\d{4})-(\d{2})")

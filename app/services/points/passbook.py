@@ -1,6 +1,7 @@
-"""The household's own passbook (积分存折) without a login: the card number and
-a 6-digit PIN that village staff set. Only the PIN's hash is kept; the view
-layer throttles failed attempts."""
+"""The passbook (积分存折): a household's entries as staff, cadres and the API
+read them, and the household's own view without a login, opened by its card
+number and a 6-digit PIN that village staff set. Only the PIN's hash is kept;
+the view layer throttles failed attempts."""
 import re
 import secrets
 
@@ -14,8 +15,8 @@ from app.services import audit
 from app.services.people.accounts import hash_password
 from app.services.checkout.cards import find_card
 from app.services.errors import Errors
-from app.services.points.awards import pending_by_household, reversed_by
-from app.services.people.scope import writable_household
+from app.services.people import policy
+from app.services.people.scope import get_household, writable_household
 
 PIN_RE = re.compile(r"\d{6}")
 _dummy_hash: str | None = None
@@ -36,6 +37,7 @@ def new_pin() -> str:
 def set_passbook_pin(actor: User, household_id, pin: str | None = None) -> tuple[Household, str]:
     """Set (or reset) the household's passbook PIN; with none given, a random one.
     Returns the household and the PIN, to be shown once and never stored."""
+    policy.require(actor, "passbook.pin")
     household = writable_household(actor, household_id)
     errors = Errors()
     generated = pin is None or (isinstance(pin, str) and not pin.strip())
@@ -56,6 +58,7 @@ def set_passbook_pin(actor: User, household_id, pin: str | None = None) -> tuple
 
 def clear_passbook_pin(actor: User, household_id) -> Household:
     """Remove the PIN: the passbook can no longer be opened without a login."""
+    policy.require(actor, "passbook.pin")
     household = writable_household(actor, household_id)
     if household.passbook_pin_hash is not None:
         household.passbook_pin_hash = None
@@ -97,3 +100,40 @@ def passbook_page(household: Household, *, page: int = 1, per_page: int = 200):
     pending = pending_by_household([household.id]).get(household.id, 0)
     return {"pending": pending, "entries": entries, "reversals": reversed_by(entries),
             "total": total, "page": page, "per_page": per_page}
+
+
+def household_ledger(actor: User, household_id, *, page: int = 1, per_page: int = 50):
+    """A page of a household's entries, newest first, with the total."""
+    household = get_household(actor, household_id)
+    total = db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.household_id == household.id))
+    items = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.household_id == household.id)
+        .order_by(LedgerEntry.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return household, items, total
+
+
+def reversed_by(entries: list[LedgerEntry]) -> dict[int, int]:
+    """{entry id: id of the reversal naming it}, for these entries, in one query."""
+    ids = [e.id for e in entries]
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(LedgerEntry.reversal_of, LedgerEntry.id).where(LedgerEntry.reversal_of.in_(ids))
+    ).all()
+    return dict(rows)
+
+
+def pending_by_household(household_ids) -> dict[int, int]:
+    """Signed sum of pending and disputed entries per household, in one query."""
+    ids = list(household_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(LedgerEntry.household_id, func.sum(LedgerEntry.points))
+        .where(LedgerEntry.household_id.in_(ids),
+               LedgerEntry.status.in_(("pending", "disputed")))
+        .group_by(LedgerEntry.household_id)
+    ).all()
+    return {hid: int(total or 0) for hid, total in rows}

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import Rule, User, utcnow
 from app.services import audit
 from app.services.errors import Conflict, Errors, NotFound, ValidationError
-from app.services.people.scope import require_role
+from app.services.people import policy
 from app.services.spreadsheets import export_table, read_table
 from app.services.validate import integer, text
 
@@ -124,7 +124,7 @@ def _add_version(actor: User | None, fields: dict) -> Rule:
 def create_rule(actor: User | None, data: dict) -> Rule:
     """Add a rule, or a new version of an existing code: past awards keep their value."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "rules.manage")
     fields, errors = validate_rule(data)
     errors.raise_if_any()
     return _add_version(actor, fields)
@@ -133,7 +133,7 @@ def create_rule(actor: User | None, data: dict) -> Rule:
 def retire_rule(actor: User | None, code: str) -> Rule:
     """Stop a rule from being awarded; its past entries stay as they are."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "rules.manage")
     rule = current_rule(code)
     if rule is None:
         raise NotFound()
@@ -192,7 +192,7 @@ def import_rules(actor: User | None, filename: str, raw: bytes) -> dict:
     """Import a catalogue from .csv or .xlsx, all rows or none: new codes are
     added, changed rows become new versions, identical rows are left alone."""
     if actor is not None:
-        require_role(actor, "admin")
+        policy.require(actor, "rules.manage")
     rows = _rows_from_table(read_table(raw, filename, max_rows=MAX_IMPORT_ROWS))
     errors = Errors()
     clean = []
@@ -235,3 +235,48 @@ def export_rules(fmt: str = "csv") -> tuple[bytes, str, str]:
     a BOM so Excel opens the Chinese correctly."""
     rules = list_rules()
     return export_table("rules", EXPORT_COLUMNS, [_export_row(x) for x in rules], fmt)
+
+
+# -- the admin's catalogue page -----------------------------------------------------
+
+CHANGEABLE = ("category", "name", "points", "unit", "cap_per_month", "needs_evidence")
+
+
+def rules_by_category(*, include_retired: bool = False) -> list[tuple[str, list[Rule]]]:
+    """[(category, [rule, ...])]: categories in the order the catalogue first had
+    them (as imported), deductions last; rules by code within each."""
+    first_seen = dict(db.session.execute(
+        select(Rule.code, func.min(Rule.id)).group_by(Rule.code)).all())
+    groups: dict[str, list[Rule]] = {}
+    for rule in list_rules(include_retired=include_retired):
+        groups.setdefault(rule.category, []).append(rule)
+
+    def order(item):
+        category, rules = item
+        return (all(r.points < 0 for r in rules), min(first_seen.get(r.code, r.id) for r in rules))
+
+    return sorted(groups.items(), key=order)
+
+
+def retired_rules() -> list[Rule]:
+    return [r for r in list_rules() if not r.active]
+
+
+def rule_versions(code: str) -> list[Rule]:
+    """Every version of a code, newest first."""
+    return list(db.session.scalars(
+        select(Rule).where(Rule.code == code).order_by(Rule.version.desc())))
+
+
+def change_rule(actor: User, code: str, data: dict) -> Rule | None:
+    """A new version of an existing rule with these fields (past awards keep
+    the points of their version); None when nothing differs from the newest."""
+    policy.require(actor, "rules.manage")
+    latest = current_rule(code)
+    if latest is None:
+        raise NotFound()
+    fields, errors = validate_rule({**data, "code": latest.code})
+    errors.raise_if_any()
+    if latest.active and all(getattr(latest, k) == fields[k] for k in CHANGEABLE):
+        return None
+    return create_rule(actor, {**fields, "code": latest.code})

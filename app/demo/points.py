@@ -5,13 +5,15 @@ last days' awards are still on public notice and one of them is disputed."""
 import random
 from calendar import monthrange
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, User, utcnow
-from app.services.points.awards import local_today, local_zone, notice_end
+from app.services.clock import local_today, local_zone
+from app.services.ledger import writer
+from app.services.points.awards import notice_end
 from app.services.points.rules import list_rules, load_default_rules
 
 # Month -> weight per category: farm work in spring and autumn, family before
@@ -23,7 +25,6 @@ SEASON = {
     "公益参与": {3: 1.3, 7: 1.4, 8: 1.4, 11: 1.2},
 }
 PROFILES = ((0.15, 0.0), (0.60, 0.7), (0.25, 2.2))  # share of households, awards a month
-CHUNK = 10_000
 
 
 def _months(today: date, count: int) -> list[tuple[int, int]]:
@@ -63,12 +64,9 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
                 break
         rates[hid] = (rate, status)
 
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    stamp = _stamp_sqlite if sqlite else (lambda v: v)
-    day_text = date.isoformat if sqlite else (lambda v: v)
     award_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in awards]
     deduction_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in deductions]
-    rows, balances, ends_on = [], defaultdict(int), {}
+    rows, ends_on = [], {}
     for year, month in _months(today, months):
         last_day = monthrange(year, month)[1] if (year, month) != (today.year, today.month) else today.day
         weights = [SEASON.get(r.category, {}).get(month, 1.0) for r in awards]
@@ -90,46 +88,19 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
                                            tzinfo=zone)
                 created = min(created, now)
                 if made_day not in ends_on:
-                    ends = notice_end(created)
-                    ends_on[made_day] = (ends, stamp(ends))
-                ends, ends_text = ends_on[made_day]
+                    ends_on[made_day] = notice_end(created)
+                ends = ends_on[made_day]
                 posted = ends <= now
-                if posted:
-                    balances[hid] += pts
                 rows.append((
                     hid, "award" if pts > 0 else "deduction", pts, "posted" if posted else "pending",
-                    rule_id, code, day_text(occurred), stamp(created), staff_id,
-                    ends_text, ends_text, ends_text if posted else None, False,
+                    rule_id, code, occurred, created, staff_id, ends, ends, ends if posted else None,
+                    False,
                 ))
-    _bulk_insert(rows)
-    table = Household.__table__
-    db.session.execute(
-        update(table).where(table.c.id == bindparam("hid")).values(balance=bindparam("bal")),
-        [{"hid": hid, "bal": bal} for hid, bal in balances.items()])
+    writer.add_many(rows, now, categories={r.id: r.category for r in rules})
     _one_dispute(now, cadre_id)
     db.session.add(AuditRecord(user_id=None, action="demo.points_history", object_type="system",
                                details={"entries": len(rows), "months": months}))
     return len(rows)
-
-
-COLUMNS = ("household_id", "kind", "points", "status", "rule_id", "rule_code", "occurred_on",
-           "created_at", "created_by_id", "notice_ends_at", "due_at", "posted_at", "needs_approval")
-
-
-def _stamp_sqlite(value: datetime) -> str:
-    """A datetime as the UTCDateTime column stores it on SQLite: naive UTC text."""
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _bulk_insert(rows: list[tuple]) -> None:
-    """Insert through the driver: SQLAlchemy's per-value type processing would
-    take most of the demo's time, so values arrive already in stored form."""
-    conn = db.session.connection()
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    sql = (f"INSERT INTO ledger_entries ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(COLUMNS))})")
-    for start in range(0, len(rows), CHUNK):
-        conn.exec_driver_sql(sql, rows[start:start + CHUNK])
 
 
 def _one_dispute(now: datetime, user_id: int) -> None:
@@ -138,6 +109,5 @@ def _one_dispute(now: datetime, user_id: int) -> None:
         select(LedgerEntry.id).where(LedgerEntry.status == "pending", LedgerEntry.kind == "award")
         .order_by(LedgerEntry.id.desc()).limit(1))
     if entry_id is not None:
-        db.session.execute(update(LedgerEntry).where(LedgerEntry.id == entry_id).values(
-            status="disputed", due_at=None, objection_reason="邻居反映当天未参加义务劳动",
-            objection_by_id=user_id, objection_at=now))
+        writer.dispute(db.session.get(LedgerEntry, entry_id), reason="邻居反映当天未参加义务劳动",
+                       by_id=user_id, now=now)

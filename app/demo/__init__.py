@@ -10,12 +10,12 @@ from pathlib import Path
 from faker import Faker
 from flask import current_app
 from flask_migrate import upgrade
-from sqlalchemy import func, insert, inspect, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
-from app.demo_points import build_points_demo
-from app.goods.demo import build_goods_demo
+from app.demo.points import build_points_demo
+from app.demo.goods import build_goods_demo
 from app.extensions import db
-from app.models import Donor, Household, Region, User
+from app.models import Donor, Household, Region
 from app.services.people.accounts import create_user
 from app.services.people.households import household_code
 from app.services.people.regions import create_region, create_supermarket

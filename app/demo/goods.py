@@ -13,7 +13,8 @@ from app.extensions import db
 from app.models import Donation, DonationLine, Donor, Household, Lot, Product, Supermarket
 from app.services.goods import donations
 from app.services.goods import products as goods
-from app.services.goods import stock
+from app.services.clock import local_today
+from app.services.goods import levels, stocktakes, transfers, writeoffs
 
 DONORS = [
     ("青山县供销合作社", "organisation", "县城解放路 12 号"),
@@ -49,7 +50,7 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
     households = db.session.scalar(select(func.count()).select_from(Household)) or 0
     scale = max(1, households // (400 * len(markets)))
     zone = ZoneInfo(current_app.config["TIMEZONE"])
-    today = stock.local_today()
+    today = local_today()
     start = today - timedelta(days=max(1, months) * 30)
     names = [n for n in GIVES if n in products]
     weights = [GIVES[n][0] for n in names]
@@ -143,23 +144,23 @@ def _acts(markets, products, today, rng) -> None:
     """A few of the other acts, through the services: write-offs, a transfer, a stocktake."""
     first = markets[0]
     for name, reason in (("鸡蛋 30枚", "expired"), ("卫生纸 10卷", "damaged")):
-        have = stock.stock_of(first.id, products[name].id)
+        have = levels.stock_of(first.id, products[name].id)
         if have >= 2:
-            stock.write_off(None, first.id, {"product_id": products[name].id, "quantity": 2,
+            writeoffs.write_off(None, first.id, {"product_id": products[name].id, "quantity": 2,
                                              "reason": reason, "note": "演示"})
     if len(markets) > 1:
-        have = stock.stock_of(first.id, products["棉被"].id)
+        have = levels.stock_of(first.id, products["棉被"].id)
         if have >= 4:
-            stock.transfer_stock(None, {"from_supermarket_id": first.id,
+            transfers.transfer_stock(None, {"from_supermarket_id": first.id,
                                         "to_supermarket_id": markets[1].id,
                                         "product_id": products["棉被"].id, "quantity": have // 4,
                                         "note": "入冬调剂"})
         last = markets[-1]
-        st = stock.start_stocktake(None, last.id, {"note": "月末盘点"})
+        st = stocktakes.start_stocktake(None, last.id, {"note": "月末盘点"})
         counts = []
         for name in ("香皂", "毛巾", "作业本 10本"):
-            have = stock.stock_of(last.id, products[name].id)
+            have = levels.stock_of(last.id, products[name].id)
             counts.append({"product_id": products[name].id,
                            "counted": max(0, have + rng.choice([-2, -1, 0, 1]))})
-        stock.record_counts(None, st.id, {"counts": counts})
-        stock.submit_stocktake(None, st.id)
+        stocktakes.record_counts(None, st.id, {"counts": counts})
+        stocktakes.submit_stocktake(None, st.id)

@@ -1,0 +1,47 @@
+"""Write-offs (报损): units taken out of stock for a reason (damaged, expired,
+lost, or a stocktake's shortage), from the lots that expire first, then the oldest."""
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import WRITEOFF_REASONS, User, Writeoff, utcnow
+from app.services import audit
+from app.services.errors import Errors
+from app.services.goods.lots import take_units
+from app.services.goods.products import product_ref
+from app.services.goods.products import quantity as quantity_field
+from app.services.people.scope import supermarket_for
+from app.services.validate import choice, text
+
+
+def write_off(actor: User | None, supermarket_id, data: dict) -> Writeoff:
+    """报损: take units out of stock for a reason, oldest lots first."""
+    sm = supermarket_for(actor, "stock.keep", supermarket_id)
+    errors = Errors()
+    product = product_ref(errors, data)
+    qty = quantity_field(errors, data.get("quantity"), "quantity")
+    reason = choice(errors, data, "reason", WRITEOFF_REASONS)
+    note = text(errors, data, "note", required=False, max_len=500)
+    errors.raise_if_any()
+    return record_writeoff(actor, sm.id, product.id, qty, reason, note)
+
+
+def record_writeoff(actor: User | None, supermarket_id: int, product_id: int, qty: int,
+                    reason: str, note: str | None, stocktake_id: int | None = None) -> Writeoff:
+    w = Writeoff(supermarket_id=supermarket_id, product_id=product_id, quantity=qty, reason=reason,
+                 note=note.strip() if note else None, stocktake_id=stocktake_id,
+                 created_by_id=actor.id if actor is not None else None, created_at=utcnow())
+    db.session.add(w)
+    db.session.flush()
+    take_units(supermarket_id, product_id, qty, kind="writeoff", actor=actor, writeoff_id=w.id)
+    audit.record(actor, "stock.writeoff", w, product_id=product_id, quantity=qty, reason=reason,
+                 stocktake_id=stocktake_id)
+    return w
+
+
+def writeoffs_at(actor: User, supermarket_id, *, page: int = 1, per_page: int = 50):
+    sm = supermarket_for(actor, "stock.read", supermarket_id)
+    query = select(Writeoff).where(Writeoff.supermarket_id == sm.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    items = db.session.scalars(
+        query.order_by(Writeoff.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
+    return sm, list(items), total

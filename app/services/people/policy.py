@@ -1,0 +1,204 @@
+"""Who may do what: the one place that says which role may attempt which act,
+and what an object must be like for the act (a checkout not yet voided, an
+entry still on notice ...). Services call `require(user, act, obj)` before
+they act; views and templates call `can(user, act, obj)` to show a link or a
+button; nothing else compares role names. What a user *reaches* (their
+villages, supermarkets, donor record) is the other half of the policy, in
+scope.py: an object out of reach is 404, never 403.
+
+`ACTS` is the table: act -> the roles that may attempt it. An act with an
+object rule also checks the object: the rule returns None when the act is
+allowed, or the domain error that refuses it (403 Forbidden, 409 Conflict,
+422 HouseholdInactive ...), so the service raises exactly what `can` hides."""
+from collections.abc import Callable
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+
+from app.models import ROLES, Checkout, Household, LedgerEntry, Stocktake, User, utcnow
+from app.services.clock import local_today
+from app.services.errors import Conflict, DomainError, Forbidden, HouseholdInactive
+
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+
+# What a role reaches (scope.py draws it): everything; the region subtree the
+# account is given; the regions its supermarkets serve; its own donor record.
+REACH = {"admin": "all", "cadre": "region", "staff": "region", "volunteer": "supermarkets",
+         "donor": "donor"}
+# In the order the account form offers them: the most common first.
+ROLE_LABELS = {"staff": _l("Village staff"), "volunteer": _l("Supermarket volunteer"),
+               "cadre": _l("Cadre"), "donor": _l("Donor"), "admin": _l("Administrator")}
+
+ACTS: dict[str, frozenset[str]] = {
+    # places and people
+    "regions.read": EVERYONE,
+    "regions.manage": ADMIN,
+    "supermarkets.read": EVERYONE,
+    "supermarkets.manage": ADMIN,
+    "users.manage": ADMIN,
+    "households.read": frozenset({"admin", "cadre", "staff", "volunteer"}),
+    # The register as staff and cadres keep it (phone, address, tags, the
+    # ledger, cards, evidence); a volunteer sees only what the counter needs.
+    "households.read_register": frozenset({"admin", "cadre", "staff"}),
+    "households.write": frozenset({"admin", "staff"}),
+    "households.import": frozenset({"admin", "staff"}),
+    # points
+    "points.read": frozenset({"admin", "cadre", "staff"}),
+    "points.award": frozenset({"admin", "staff"}),
+    "points.object": frozenset({"admin", "cadre", "staff", "volunteer"}),
+    "points.decide": frozenset({"admin", "cadre"}),
+    "points.reverse": frozenset({"admin", "cadre"}),
+    "points.adjust": ADMIN,
+    "passbook.pin": frozenset({"admin", "staff"}),
+    "rules.read": EVERYONE,
+    "rules.manage": ADMIN,
+    "evidence.read": frozenset({"admin", "cadre", "staff"}),
+    # cards
+    "cards.issue": frozenset({"admin", "staff"}),
+    "cards.print": frozenset({"admin", "cadre", "staff"}),
+    "cards.resolve": frozenset({"admin", "cadre", "staff", "volunteer"}),
+    # goods
+    "goods.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
+    "products.read": EVERYONE,
+    "products.list": frozenset({"admin", "cadre", "volunteer"}),
+    "products.manage": ADMIN,
+    "products.export": frozenset({"admin", "cadre"}),
+    "stock.read": frozenset({"admin", "cadre", "volunteer"}),
+    "stock.keep": frozenset({"admin", "volunteer"}),
+    "stocktake.count": frozenset({"admin", "volunteer"}),
+    "stocktake.decide": frozenset({"admin", "cadre"}),
+    "stocktake.cancel": frozenset({"admin", "cadre", "volunteer"}),
+    # Once submitted for review, only those who decide may drop it.
+    "stocktake.cancel_submitted": frozenset({"admin", "cadre"}),
+    "donors.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
+    "donors.list": frozenset({"admin", "cadre", "volunteer"}),
+    "donors.manage": frozenset({"admin", "volunteer"}),
+    "donations.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
+    "donations.receive": frozenset({"admin", "volunteer"}),
+    # the counter
+    "checkout.sell": frozenset({"admin", "volunteer"}),
+    "checkout.read": frozenset({"admin", "cadre", "volunteer"}),
+    "checkout.void": frozenset({"admin", "cadre", "volunteer"}),
+    # Later than the day it was made, only a cadre or an admin voids a checkout.
+    "checkout.void_earlier_day": frozenset({"admin", "cadre"}),
+}
+
+Rule = Callable[..., DomainError | None]
+RULES: dict[str, Rule] = {}
+
+
+def object_rule(act: str):
+    def register(fn: Rule) -> Rule:
+        if act not in ACTS:
+            raise KeyError(act)
+        RULES[act] = fn
+        return fn
+    return register
+
+
+def _refusal(user: User | None, act: str, obj=None, **context) -> DomainError | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Forbidden()
+    if user.role not in ACTS[act]:
+        return Forbidden()
+    rule = RULES.get(act)
+    if rule is not None and obj is not None:
+        return rule(user, obj, **context)
+    return None
+
+
+def reach(user: User | None) -> str | None:
+    """What the user reaches: "all", "region", "supermarkets", "donor" (None: nobody)."""
+    return REACH.get(getattr(user, "role", None))
+
+
+def can(user: User | None, act: str, obj=None, **context) -> bool:
+    """Whether `user` may do `act` (to `obj`, when given): for links and buttons."""
+    return _refusal(user, act, obj, **context) is None
+
+
+def require(user: User | None, act: str, obj=None, **context) -> None:
+    """Refuse with the rule's own error (403, 409 ...) unless `user` may do `act`."""
+    refusal = _refusal(user, act, obj, **context)
+    if refusal is not None:
+        raise refusal
+
+
+# -- object rules ---------------------------------------------------------------------
+
+@object_rule("points.award")
+def _award(user: User, household: Household, **_):
+    if household.status != "active":
+        return HouseholdInactive(_l("This household has exited the programme."))
+    return None
+
+
+def on_notice(entry: LedgerEntry, now: datetime | None = None) -> bool:
+    return (entry.status == "pending" and entry.notice_ends_at is not None
+            and entry.notice_ends_at > (now or utcnow()))
+
+
+def awaiting_approval(entry: LedgerEntry) -> bool:
+    return entry.status == "pending" and entry.needs_approval and entry.approved_at is None
+
+
+@object_rule("points.object")
+def _object(user: User, entry: LedgerEntry, now: datetime | None = None, **_):
+    if not on_notice(entry, now):
+        return Conflict(_l("Objections can only be raised while the entry is on public notice."))
+    return None
+
+
+@object_rule("points.decide")
+def _decide(user: User, entry: LedgerEntry, **_):
+    if entry.created_by_id == user.id:
+        return Forbidden(_l("Nobody decides on an entry they made themselves."))
+    if entry.status != "disputed" and not awaiting_approval(entry):
+        return Conflict(_l("This entry is neither disputed nor awaiting approval."))
+    return None
+
+
+@object_rule("points.reverse")
+def _reverse(user: User, entry: LedgerEntry, reversed: bool = False, **_):
+    if entry.kind == "reversal":
+        return Conflict(_l("A reversal cannot itself be reversed."))
+    if entry.kind == "redemption":
+        return Conflict(_l("A redemption is undone by voiding its checkout."))
+    if entry.status != "posted":
+        return Conflict(_l("Only posted entries can be reversed; an entry on notice is rejected instead."))
+    if reversed:
+        return Conflict(_l("This entry has already been reversed."))
+    return None
+
+
+@object_rule("checkout.void")
+def _void(user: User, checkout: Checkout, now: datetime | None = None, **_):
+    if checkout.voided_at is not None:
+        return Conflict(_l("This checkout has already been voided."))
+    if local_today(checkout.created_at) != local_today(now) and not can(user, "checkout.void_earlier_day"):
+        return Forbidden(_l("Only a cadre can void a checkout of an earlier day."))
+    return None
+
+
+@object_rule("stocktake.count")
+def _count(user: User, stocktake: Stocktake, **_):
+    if stocktake.status != "counting":
+        return Conflict(_l("This stocktake is no longer open for that."))
+    return None
+
+
+@object_rule("stocktake.decide")
+def _decide_stocktake(user: User, stocktake: Stocktake, **_):
+    if stocktake.status != "submitted":
+        return Conflict(_l("Only a submitted stocktake can be decided."))
+    return None
+
+
+@object_rule("stocktake.cancel")
+def _cancel_stocktake(user: User, stocktake: Stocktake, **_):
+    """The volunteer while counting; a cadre or admin also once submitted."""
+    allowed = ("counting", "submitted") if can(user, "stocktake.cancel_submitted") else ("counting",)
+    if stocktake.status not in allowed:
+        return Conflict(_l("This stocktake is no longer open for that."))
+    return None
