@@ -46,7 +46,7 @@ class Defaults:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     HOUSEHOLD_TAGS = HOUSEHOLD_TAGS
 
-    # Points (issue 3 and later).
+    # Points.
     POINTS_NOTICE_DAYS = 3
     POINTS_APPROVAL_ABOVE = 50
     # Awards: how far back an occurred_on may lie, in days.
@@ -58,7 +58,7 @@ class Defaults:
     # Evidence photos: longest side after re-encoding, and the largest upload decoded.
     EVIDENCE_MAX_SIDE = 1600
     EVIDENCE_MAX_PIXELS = 50_000_000
-    # Idempotency keys are answered for at least this long (api.md: 24 h or more).
+    # Idempotency keys are answered for at least this long (the API promises 24 h or more).
     IDEMPOTENCY_KEEP_HOURS = 48
 
     # The village public notice (公示) masks household names (张*三) unless this is off.
@@ -69,5 +69,5 @@ class Defaults:
     PASSBOOK_FAILURES_PER_CLIENT = "20 per 15 minutes"
     PASSBOOK_OPEN_MINUTES = 10
 
-    # Checkout (issue 5): an optional per-household monthly limit, in points.
+    # Checkout: an optional per-household monthly limit, in points.
     CHECKOUT_MONTHLY_LIMIT = None

@@ -1,4 +1,4 @@
-"""Idempotency-Key (api.md Conventions; invariant 6), for any write a client
+"""Idempotency-Key (the API's conventions; invariant 6), for any write a client
 may retry: awards now, donations and checkouts later.
 
 `@idempotent` (under `@authenticated`, or on a page's fetch with a logged-in

@@ -17,6 +17,7 @@ from app.api.checkouts import checkout_body
 from app.api.common import json_body
 from app.api.idempotency import idempotent
 from app.counter import bp
+from app.boundary import attempt
 from app.database import late_write_lock
 from app.errors import json_view
 from app.extensions import db
@@ -176,16 +177,15 @@ def _stock_body(sm, product_ids) -> dict[str, int]:
 def api_checkout():
     """Confirm the cart: `check_out`, once per Idempotency-Key (one key per cart)."""
     data = json_body()
-    try:
+    with attempt(InsufficientStock) as refused:
         c = service.check_out(current_user, data)
-    except InsufficientStock as err:
+    if refused:
         # Tell the page how many there are now, so it can fix its tiles and cart.
-        db.session.rollback()
         lines = data.get("lines") if isinstance(data.get("lines"), list) else []
         sm = service.till(current_user, data.get("supermarket_id"))
-        err.extra = {"stock": _stock_body(sm, [line.get("product_id") for line in lines
-                                               if isinstance(line, dict)])}
-        raise
+        refused.error.extra = {"stock": _stock_body(sm, [line.get("product_id") for line in lines
+                                                         if isinstance(line, dict)])}
+        raise refused.error
     db.session.flush()
     body = checkout_body(c)
     body["limit_left"] = service.monthly_limit_left(c.household)

@@ -14,8 +14,7 @@ from app.services.people import policy, scope
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception:
-        db.session.rollback()
+    except Exception:  # the request boundary rolls back a 503
         return {"status": "unavailable"}, 503
     return {"status": "ok"}
 

@@ -272,7 +272,7 @@ class Lot(db.Model):
 
 class LotMovement(db.Model):
     """Units leaving a lot (or, for `return`, coming back to it). A checkout
-    (issue 5) records one `redemption` row per lot it took from, with the
+    records one `redemption` row per lot it took from, with the
     household and its village: that is what a donor's trace counts. The
     household is never shown to a donor, only counted."""
 
@@ -284,7 +284,7 @@ class LotMovement(db.Model):
     quantity: Mapped[int]
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
     village_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
-    # The checkout (issue 5 adds the table and the foreign key).
+    # The checkout whose goods these are (redemptions and their returns).
     checkout_id: Mapped[int | None] = mapped_column(Integer, index=True)
     writeoff_id: Mapped[int | None] = mapped_column(ForeignKey("writeoffs.id"), index=True)
     transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"), index=True)

@@ -106,7 +106,7 @@ class LedgerEntry(db.Model):
     # Unique: an entry is reversed at most once, whatever races (invariant 5).
     reversal_of: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
     evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"), index=True)
-    # A redemption's checkout (issue 5 adds the table and the foreign key).
+    # A redemption's checkout (and a void's): its goods are traced through it.
     checkout_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     household: Mapped[Household] = relationship()

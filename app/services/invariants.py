@@ -1,4 +1,4 @@
-"""DESIGN.md's invariants checked on a live database (`flask ledger check`):
+"""The invariants (listed in docs/architecture.md) checked on a live database (`flask ledger check`):
 each domain's checks, run in invariant order. A check returns the violations
 it finds; an empty list is a clean database."""
 from dataclasses import dataclass

@@ -64,7 +64,7 @@
     return parts.join(" ");
   }
 
-  // A key per cart (api.md: Idempotency-Key). crypto.randomUUID needs a
+  // A key per cart (Idempotency-Key: a retried confirm never charges twice). crypto.randomUUID needs a
   // secure context; getRandomValues works on a plain-HTTP LAN too.
   function newKey() {
     var bytes = new Uint8Array(16);

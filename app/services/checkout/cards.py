@@ -146,7 +146,7 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
     number or (without a card) a household id, and the card used: the one path
     from a card or a household to "may this supermarket serve it". `sm` is a
     supermarket where `actor` may sell (its own volunteers, admins), who may
-    see every household it serves. Refusals in api.md's order: unknown, or not
+    see every household it serves. Refusals in the API contract's order: unknown, or not
     served here: NotFound; a revoked card: CardRevoked; an exited household:
     HouseholdInactive."""
     policy.require(actor, "checkout.sell")

@@ -1,7 +1,7 @@
 """The checkout counter (兑换): `check_out` debits points and takes goods in
 one transaction; `void_checkout` gives both back through new entries.
 
-Races (DESIGN.md invariants 2, 3, 4): the household row is locked first, by
+Races (invariants 2, 3 and 4 in docs/architecture.md): the household row is locked first, by
 the ledger writer's conditional debit (balance >= total, its row count
 checked); on SQLite the views run under `late_write_lock`, and that first
 write is where BEGIN IMMEDIATE takes the whole database. Then the lots, in
@@ -94,7 +94,8 @@ def monthly_limit_left(household: Household, now: datetime | None = None) -> int
 
 def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checkout:
     """Redeem a cart for a household at a supermarket. Refusals, each with
-    nothing written, in the order of api.md: validation-error, not-found,
+    nothing written, in the API contract's order (the first that applies is
+    answered): validation-error, not-found,
     card-revoked, household-inactive, insufficient-stock, limit-exceeded,
     insufficient-points."""
     policy.require(actor, "checkout.sell")
@@ -126,7 +127,7 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     balance = writer.debit(conn, household.id, total, now)
     left = monthly_limit_left(household, now)  # spent this month before this checkout
     # Then the lots, in (product, id) order. A refused debit is answered only
-    # after them: api.md orders the refusals stock, the monthly limit, points.
+    # after them: the contract orders the refusals stock, the monthly limit, points.
     taken = take_many(sm.id, wanted, kind="redemption")
     if left is not None and total > left:
         raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))

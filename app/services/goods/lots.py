@@ -120,7 +120,7 @@ def _expire_lots(lot_ids) -> None:
 
 
 def return_for_void(actor: User | None, checkout_id: int) -> list[LotMovement]:
-    """For issue 5's void: give every unit a checkout took back to the lot it
+    """For a voided checkout: give every unit it took back to the lot it
     came from. A second call finds nothing left to return (and a race is
     stopped by the unique returns_id)."""
     returned = select(LotMovement.returns_id).where(LotMovement.returns_id.is_not(None))

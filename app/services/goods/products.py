@@ -450,7 +450,8 @@ def export_products(fmt: str = "csv") -> tuple[bytes, str, str]:
 
 def product_ref(errors: Errors, data: dict, field: str = "product_id", *,
                 active_only: bool = False) -> Product | None:
-    """The product named by an id in the body; unknown is a validation error (api.md)."""
+    """The product named by an id in the body; an unknown one is a validation
+    error (422), not a 404: it names what is acted with, not where or to whom."""
     raw = data.get(field)
     if raw is None or raw == "":
         errors.add(field, _l("This field is required."))

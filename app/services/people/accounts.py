@@ -91,7 +91,7 @@ def create_user(actor: User | None, data: dict) -> User:
             supermarkets = [_lookup(Supermarket, i) for i in ids]
             if any(s is None for s in supermarkets):
                 errors.add("supermarket_ids", _l("Unknown supermarket."))
-    if reach == "donor":
+    if reach == "donor_record":
         donor = _lookup(Donor, data.get("donor_id"))
         if donor is None:
             errors.add("donor_id", _l("Choose the donor this account belongs to."))

@@ -25,7 +25,7 @@ ADMIN = frozenset({"admin"})
 # What a role reaches (scope.py draws it): everything; the region subtree the
 # account is given; the regions its supermarkets serve; its own donor record.
 REACH = {"admin": "all", "cadre": "region", "staff": "region", "volunteer": "supermarkets",
-         "donor": "donor"}
+         "donor": "donor_record"}
 # In the order the account form offers them: the most common first.
 ROLE_LABELS = {"staff": _l("Village staff"), "volunteer": _l("Supermarket volunteer"),
                "cadre": _l("Cadre"), "donor": _l("Donor"), "admin": _l("Administrator")}
@@ -53,7 +53,6 @@ ACTS: dict[str, frozenset[str]] = {
     "passbook.pin": frozenset({"admin", "staff"}),
     "rules.read": EVERYONE,
     "rules.manage": ADMIN,
-    "evidence.read": frozenset({"admin", "cadre", "staff"}),
     # cards
     "cards.issue": frozenset({"admin", "staff"}),
     "cards.print": frozenset({"admin", "cadre", "staff"}),
@@ -109,7 +108,7 @@ def _refusal(user: User | None, act: str, obj=None, **context) -> DomainError | 
 
 
 def reach(user: User | None) -> str | None:
-    """What the user reaches: "all", "region", "supermarkets", "donor" (None: nobody)."""
+    """What the user reaches: "all", "region", "supermarkets", "donor_record" (None: nobody)."""
     return REACH.get(getattr(user, "role", None))
 
 

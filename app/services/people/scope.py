@@ -73,7 +73,7 @@ def visible_households(actor: User) -> Select:
     """Households the user may read: staff and cadres in their subtree, volunteers
     under the regions their supermarkets serve; donors none."""
     reach = policy.reach(actor)
-    if reach == "donor":
+    if reach == "donor_record":
         return select(Household).where(false())
     query = select(Household)
     if reach == "all":
@@ -165,7 +165,7 @@ def supermarkets_named(actor: User, q: str = "", limit: int = 200) -> list[Super
 def visible_donors(actor: User) -> Select:
     """Donor records the user may read: a donor account only its own."""
     policy.require(actor, "donors.read")
-    if policy.reach(actor) == "donor":
+    if policy.reach(actor) == "donor_record":
         return select(Donor).where(Donor.id == (actor.donor_id or 0))
     return select(Donor)
 
@@ -176,7 +176,7 @@ def visible_donations(actor: User) -> Select:
     policy.require(actor, "donations.read")
     query = select(Donation)
     reach = policy.reach(actor)
-    if reach == "donor":
+    if reach == "donor_record":
         return query.where(Donation.donor_id == (actor.donor_id or 0))
     if reach == "all":
         return query
