@@ -1,5 +1,5 @@
-"""Helpers shared by the page forms."""
-from flask import flash
+"""Helpers shared by the pages: refusals back on forms, list pages' arguments."""
+from flask import current_app, flash, request
 
 from app.services.errors import DomainError
 
@@ -23,3 +23,14 @@ def flash_refusal(err: DomainError) -> None:
     messages = [str(m) for values in err.field_errors().values() for m in values]
     for message in messages or [str(err.detail)]:
         flash(message, "error")
+
+
+def page_number() -> int:
+    """?page=, from 1."""
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def list_args(q_max: int = 100) -> tuple[int, int, str]:
+    """A list page's page number, page size and search text, from the query string."""
+    return page_number(), current_app.config["PER_PAGE_DEFAULT"], \
+        (request.args.get("q") or "").strip()[:q_max]

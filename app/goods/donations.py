@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from app.boundary import attempt
 from app.extensions import db
-from app.forms import apply_errors
+from app.forms import apply_errors, list_args, page_number
 from app.goods import bp
 from app.goods.forms import CashForm, DonorForm
 from app.households.forms import select_choices
@@ -20,10 +20,6 @@ from app.services.goods.products import yuan
 from app.services import clock
 
 LINE_RE = re.compile(r"lines-(\d{1,3})-(product_id|quantity|unit_value)")
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 def _keeper_markets() -> list[Supermarket]:
@@ -39,12 +35,10 @@ def _keeper_markets() -> list[Supermarket]:
 def donors():
     if not policy.can(current_user, "donors.list"):  # a donor: their own page
         return redirect(url_for("goods.donor", donor_id=current_user.donor_id or 0))
-    q = (request.args.get("q") or "").strip()[:100]
+    page, per_page, q = list_args()
     kind = request.args.get("kind") or None
-    per_page = current_app.config["PER_PAGE_DEFAULT"]
-    items, total = service.search_donors(current_user, q=q, kind=kind, page=_page(),
-                                         per_page=per_page)
-    return render_template("goods/donors.html", items=items, total=total, page=_page(),
+    items, total = service.search_donors(current_user, q=q, kind=kind, page=page, per_page=per_page)
+    return render_template("goods/donors.html", items=items, total=total, page=page,
                            per_page=per_page, q=q, kind=kind,
                            can_add=policy.can(current_user, "donors.manage"))
 
@@ -70,9 +64,9 @@ def new_donor():
 def donor(donor_id: int):
     d = service.get_donor(current_user, donor_id)
     trace = service.trace_donor(current_user, d.id)
-    items, total = service.search_donations(current_user, donor_id=d.id, page=_page(), per_page=50)
+    items, total = service.search_donations(current_user, donor_id=d.id, page=page_number(), per_page=50)
     return render_template("goods/donor.html", donor=d, trace=trace, donations=items, total=total,
-                           page=_page(), per_page=50)
+                           page=page_number(), per_page=50)
 
 
 # -- donations -----------------------------------------------------------------
@@ -82,10 +76,10 @@ def donations():
     supermarket_id = request.args.get("supermarket_id", type=int)
     per_page = current_app.config["PER_PAGE_DEFAULT"]
     items, total = service.search_donations(current_user, supermarket_id=supermarket_id,
-                                            page=_page(), per_page=per_page)
+                                            page=page_number(), per_page=per_page)
     markets = db.session.scalars(scope.visible_supermarkets(current_user)).all() \
         if policy.can(current_user, "stock.read") else []
-    return render_template("goods/donations.html", items=items, total=total, page=_page(),
+    return render_template("goods/donations.html", items=items, total=total, page=page_number(),
                            per_page=per_page, markets=markets, supermarket_id=supermarket_id,
                            can_receive=policy.can(current_user, "donations.receive"))
 

@@ -1,10 +1,10 @@
 """The product list: everyone at the counter reads it, the admin keeps it."""
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.boundary import attempt
-from app.forms import apply_errors
+from app.forms import apply_errors, list_args
 from app.goods import bp
 from app.goods.forms import ImportForm, ProductForm
 from app.services.errors import ValidationError
@@ -18,19 +18,14 @@ def _goods_pages():
     policy.require(current_user, "goods.read")
 
 
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
-
-
 @bp.get("/products")
 def products():
     policy.require(current_user, "products.list")
-    q = (request.args.get("q") or "").strip()[:100]
+    page, per_page, q = list_args()
     show = request.args.get("show") or "active"
     active = {"active": True, "retired": False}.get(show)
-    per_page = current_app.config["PER_PAGE_DEFAULT"]
-    items, total = service.search_products(q=q, active=active, page=_page(), per_page=per_page)
-    return render_template("goods/products.html", items=items, total=total, page=_page(),
+    items, total = service.search_products(q=q, active=active, page=page, per_page=per_page)
+    return render_template("goods/products.html", items=items, total=total, page=page,
                            per_page=per_page, q=q, show=show,
                            can_edit=policy.can(current_user, "products.manage"))
 

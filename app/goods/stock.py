@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from app.boundary import attempt
 from app.extensions import db
-from app.forms import apply_errors
+from app.forms import apply_errors, page_number
 from app.goods import bp
 from app.goods.forms import DecisionForm, TransferForm, WriteoffForm
 from app.households.forms import select_choices
@@ -15,10 +15,6 @@ from app.services.errors import Conflict, InsufficientStock, ValidationError
 from app.services.goods import levels, stocktakes, transfers, writeoffs
 from app.services.goods import products as goods
 from app.services.people import policy, regions, scope
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
 
 
 @bp.get("/")
@@ -42,8 +38,8 @@ def stock(supermarket_id: int):
     q = (request.args.get("q") or "").strip()[:100]
     per_page = current_app.config["PER_PAGE_DEFAULT"]
     sm, rows, total = levels.stock_levels(current_user, supermarket_id, low_only=low_only, q=q,
-                                          page=_page(), per_page=per_page)
-    return render_template("goods/stock.html", sm=sm, rows=rows, total=total, page=_page(),
+                                          page=page_number(), per_page=per_page)
+    return render_template("goods/stock.html", sm=sm, rows=rows, total=total, page=page_number(),
                            per_page=per_page, low_only=low_only, q=q,
                            can_keep=policy.can(current_user, "stock.keep"),
                            open_stocktake=stocktakes.open_stocktake(sm.id))
@@ -53,9 +49,9 @@ def stock(supermarket_id: int):
 def lots(supermarket_id: int):
     product_id = request.args.get("product_id", type=int)
     sm, items, total = levels.lots_at(current_user, supermarket_id, product_id=product_id,
-                                      page=_page(), per_page=100)
+                                      page=page_number(), per_page=100)
     product = db.session.get(Product, product_id) if product_id else None
-    return render_template("goods/lots.html", sm=sm, lots=items, total=total, page=_page(),
+    return render_template("goods/lots.html", sm=sm, lots=items, total=total, page=page_number(),
                            per_page=100, product=product)
 
 

@@ -1,4 +1,4 @@
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 
 from app.boundary import attempt
 from app.extensions import db
-from app.forms import apply_errors, flash_refusal
+from app.forms import apply_errors, flash_refusal, list_args
 from app.households import bp
 from app.households.forms import HouseholdForm
 from app.services.checkout import cards
@@ -28,15 +28,13 @@ def _staff_or_reader():
 
 @bp.get("/")
 def index():
-    page = request.args.get("page", 1, type=int) or 1
+    page, per_page, q = list_args(q_max=50)
     village_id = request.args.get("village_id", type=int)
-    q = (request.args.get("q") or "").strip()[:50]
     status = request.args.get("status") or None
     items, total = service.search_households(
-        current_user, village_id=village_id, q=q, status=status,
-        page=max(page, 1), per_page=current_app.config["PER_PAGE_DEFAULT"])
-    return render_template("households/index.html", items=items, total=total, page=max(page, 1),
-                           per_page=current_app.config["PER_PAGE_DEFAULT"], villages=_villages(),
+        current_user, village_id=village_id, q=q, status=status, page=page, per_page=per_page)
+    return render_template("households/index.html", items=items, total=total, page=page,
+                           per_page=per_page, villages=_villages(),
                            village_id=village_id, q=q, status=status,
                            can_edit=policy.can(current_user, "households.write"))
 

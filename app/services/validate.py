@@ -1,6 +1,8 @@
 """Small checks shared by the services, each adding a translated message to an Errors."""
 import re
 
+from sqlalchemy import or_
+
 from flask_babel import lazy_gettext as _l
 
 from app.services.errors import Errors
@@ -105,3 +107,10 @@ def id_field(errors: Errors, data: dict, field: str) -> int | None:
     if value is None:
         errors.add(field, _l("Must be a whole number."))
     return value
+
+
+def contains(q: str, *columns):
+    """A WHERE clause: one of `columns` contains the text `q`, with LIKE's
+    wildcards in it taken literally."""
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(*[column.like(like, escape="\\") for column in columns])

@@ -100,7 +100,7 @@ def luhn_number(rng: random.Random) -> str:
 
 def build(args, url: str, instance: Path) -> dict:
     """The county, the shop, the buyers and the volunteers; returns what the clients need."""
-    from sqlalchemy import insert, select, update
+    from sqlalchemy import insert, select
 
     from app import create_app
     from app.demo import build_demo
@@ -110,6 +110,7 @@ def build(args, url: str, instance: Path) -> dict:
     from app.services.people.accounts import create_user, issue_token
     from app.services.goods.donations import receive_donation
     from app.services.clock import local_today
+    from app.services.ledger import writer
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": "memory://"},
@@ -133,12 +134,9 @@ def build(args, url: str, instance: Path) -> dict:
         buyers = db.session.scalars(served.limit(args.buyers)).all()
         now = utcnow()
         today = local_today(now)
-        db.session.execute(insert(LedgerEntry), [
-            {"household_id": hid, "kind": "adjustment", "points": POINTS_EACH, "status": "posted",
-             "note": "bench opening balance", "occurred_on": today, "created_at": now, "posted_at": now,
-             "needs_approval": False} for hid in buyers])
-        db.session.execute(update(Household).where(Household.id.in_(buyers))
-                           .values(balance=Household.balance + POINTS_EACH))
+        writer.add([LedgerEntry(household_id=hid, kind="adjustment", points=POINTS_EACH,
+                                status="posted", note="bench opening balance", occurred_on=today,
+                                created_at=now, posted_at=now) for hid in buyers], now)
         numbers = set()
         while len(numbers) < len(buyers):
             numbers.add(luhn_number(rng))

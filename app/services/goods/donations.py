@@ -5,7 +5,7 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import (
@@ -18,8 +18,9 @@ from app.services.goods.products import money_fen, quantity as quantity_field
 from app.services.clock import local_today
 from app.services.goods.products import product_ref
 from app.services.people import policy
-from app.services.people.scope import (supermarket_for, visible_donations, visible_donors)
-from app.services.validate import as_id, choice, text
+from app.services.people.scope import (one_in_reach, supermarket_for, visible_donations,
+                                       visible_donors)
+from app.services.validate import as_id, choice, contains, text
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 500
@@ -55,12 +56,7 @@ def _add_donor(actor: User | None, fields: dict) -> Donor:
 
 def get_donor(actor: User, donor_id) -> Donor:
     """A donor record: a donor account sees only its own."""
-    donor_id = as_id(donor_id)
-    donor = db.session.scalar(visible_donors(actor).where(Donor.id == donor_id)) \
-        if donor_id is not None else None
-    if donor is None:
-        raise NotFound()
-    return donor
+    return one_in_reach(visible_donors(actor), Donor.id, donor_id)
 
 
 def search_donors(actor: User, *, q: str | None = None, kind: str | None = None,
@@ -68,9 +64,7 @@ def search_donors(actor: User, *, q: str | None = None, kind: str | None = None,
     query = visible_donors(actor)
     q = (q or "").replace("\x00", "").strip()[:100]
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Donor.name.like(like, escape="\\"),
-                                Donor.contact.like(like, escape="\\")))
+        query = query.where(contains(q, Donor.name, Donor.contact))
     if kind in DONOR_KINDS:
         query = query.where(Donor.kind == kind)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
@@ -209,16 +203,19 @@ def _add_lots(donation: Donation, lines, *, supermarket_id: int, received_on: da
 
 # -- receiving -----------------------------------------------------------------
 
-def receive_donation(actor: User | None, data: dict) -> Donation:
-    """Receive donated goods at a supermarket: each line becomes a stock lot.
-    The donor is `donor_id`, or a new donor described under `donor`."""
+def _received(actor: User | None, data: dict, errors: Errors):
+    """What every donation names: who gave (`donor_id`, or a new donor under
+    `donor`), the supermarket, the day, a note."""
     if actor is not None:
         policy.require(actor, "donations.receive")
+    return (_donor_from(errors, data), _supermarket_id(errors, data),
+            _date(errors, data, "received_on"), text(errors, data, "note", required=False, max_len=500))
+
+
+def receive_donation(actor: User | None, data: dict) -> Donation:
+    """Receive donated goods at a supermarket: each line becomes a stock lot."""
     errors = Errors()
-    donor = _donor_from(errors, data)
-    sm_id = _supermarket_id(errors, data)
-    received_on = _date(errors, data, "received_on")
-    note = text(errors, data, "note", required=False, max_len=500)
+    donor, sm_id, received_on, note = _received(actor, data, errors)
     lines = _lines(errors, data, value_required=False)
     errors.raise_if_any()
     sm = supermarket_for(actor, "donations.receive", sm_id)
@@ -231,14 +228,9 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
 
 def record_cash_donation(actor: User | None, data: dict) -> Donation:
     """Money given to a supermarket; goods bought with it are recorded as purchases."""
-    if actor is not None:
-        policy.require(actor, "donations.receive")
     errors = Errors()
-    donor = _donor_from(errors, data)
-    sm_id = _supermarket_id(errors, data)
-    received_on = _date(errors, data, "received_on")
+    donor, sm_id, received_on, note = _received(actor, data, errors)
     amount = money_fen(errors, data.get("amount"), "amount", required=True, allow_zero=False)
-    note = text(errors, data, "note", required=False, max_len=500)
     errors.raise_if_any()
     sm = supermarket_for(actor, "donations.receive", sm_id)
     donation = _new_donation(actor, donor, sm, kind="cash", received_on=received_on, note=note,
@@ -299,12 +291,7 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
 # -- reading -------------------------------------------------------------------
 
 def get_donation(actor: User, donation_id) -> Donation:
-    donation_id = as_id(donation_id)
-    donation = db.session.scalar(visible_donations(actor).where(Donation.id == donation_id)) \
-        if donation_id is not None else None
-    if donation is None:
-        raise NotFound()
-    return donation
+    return one_in_reach(visible_donations(actor), Donation.id, donation_id)
 
 
 def search_donations(actor: User, *, supermarket_id=None, donor_id=None, kind=None,

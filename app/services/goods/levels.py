@@ -8,7 +8,7 @@ from app.models import Lot, Product, Supermarket, User
 from app.services.errors import ValidationError
 from app.services.people import policy
 from app.services.people.scope import supermarket_for, visible_supermarkets
-from app.services.validate import as_id
+from app.services.validate import as_id, contains
 
 
 def stock_of(supermarket_id: int, product_id: int) -> int:
@@ -24,8 +24,7 @@ def _levels_query(supermarket_ids, *, low_only: bool = False, q: str | None = No
              .where(Lot.supermarket_id.in_(supermarket_ids))
              .group_by(Lot.supermarket_id, Product.id))
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Product.name.like(like, escape="\\") | Product.barcode.like(like, escape="\\"))
+        query = query.where(contains(q, Product.name, Product.barcode))
     if low_only:
         query = query.having(func.coalesce(func.sum(Lot.remaining), 0) <= Product.low_stock_threshold)
     return query

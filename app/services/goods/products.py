@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -15,7 +15,7 @@ from app.services import audit
 from app.services.errors import Errors, NotFound, ValidationError
 from app.services.people import policy
 from app.services.spreadsheets import export_table, read_table
-from app.services.validate import as_id, integer, text
+from app.services.validate import as_id, contains, integer, text
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parents[2] / "data" / "products-zh.csv"
 COLUMNS = ("name", "unit", "points_price", "category", "barcode", "low_stock_threshold")
@@ -250,10 +250,7 @@ def products_query(*, barcode_value: str | None = None, q: str | None = None,
     if barcode_value is not None:
         query = query.where(Product.barcode == barcode_value)
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Product.name.like(like, escape="\\"),
-                                Product.barcode.like(like, escape="\\"),
-                                Product.category.like(like, escape="\\")))
+        query = query.where(contains(q, Product.name, Product.barcode, Product.category))
     if active is not None:
         query = query.where(Product.active.is_(active))
     if category:

@@ -64,13 +64,31 @@ def _upsert(dialect: str):
     return _UPSERTS[dialect]
 
 
+# Many rows at once (a history import, the demo): straight to the driver, since
+# SQLAlchemy's per-row parameter processing would cost more than the upsert.
+# The statement is the same on SQLite and PostgreSQL but for the parameter marks.
+_RAW_UPSERT = ("INSERT INTO household_months (household_id, month, category, {figures}) "
+               "VALUES ({marks}) ON CONFLICT (household_id, month, category) DO UPDATE SET {sets}")
+RAW_FROM = 1000
+
+
 def apply(conn: Connection, deltas: Deltas) -> None:
     """Add the deltas to the totals, in (household, month, category) order."""
-    params = [{"household_id": hid, "month": month, "category": category, **figures}
-              for (hid, month, category), figures in sorted(deltas.rows.items())
-              if any(figures.values())]
-    if params:
-        conn.execute(_upsert(conn.dialect.name), params)
+    rows = [(key, figures) for key, figures in sorted(deltas.rows.items()) if any(figures.values())]
+    if not rows:
+        return
+    if len(rows) < RAW_FROM:
+        conn.execute(_upsert(conn.dialect.name), [
+            {"household_id": hid, "month": month, "category": category, **figures}
+            for (hid, month, category), figures in rows])
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    sql = _RAW_UPSERT.format(
+        figures=", ".join(FIGURES), marks=", ".join(["?" if sqlite else "%s"] * (3 + len(FIGURES))),
+        sets=", ".join(f"{f} = household_months.{f} + excluded.{f}" for f in FIGURES))
+    conn.exec_driver_sql(sql, [
+        (hid, month.isoformat() if sqlite else month, category, *(figures[f] for f in FIGURES))
+        for (hid, month, category), figures in rows])
 
 
 def _month_expr(dialect: str, column):

@@ -1,7 +1,7 @@
 """The household register: add, edit, search. Points are not touched here."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
@@ -10,7 +10,7 @@ from app.services.errors import Errors, NotFound, ValidationError
 from app.services.people import policy
 from app.services.people.scope import (get_region, visible_households, writable_household,
                                        writable_village)
-from app.services.validate import as_id, choice, integer, phone, text
+from app.services.validate import as_id, choice, contains, integer, phone, text
 
 EDITABLE = ("head_name", "members", "phone", "address", "tags", "status")
 
@@ -120,9 +120,7 @@ def search_households(actor: User, *, village_id=None, q: str | None = None,
         query = query.where(Household.village_id == village.id)
     q = (q or "").replace("\x00", "")
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Household.head_name.like(like, escape="\\"),
-                                Household.code.like(like, escape="\\")))
+        query = query.where(contains(q, Household.head_name, Household.code))
     if status in HOUSEHOLD_STATUSES:
         query = query.where(Household.status == status)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

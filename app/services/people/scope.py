@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import Donation, Donor, Household, Region, Supermarket, User, user_supermarkets
 from app.services.errors import NotFound
 from app.services.people import policy
-from app.services.validate import as_id
+from app.services.validate import as_id, contains
 
 
 def _subtree(region_path: str):
@@ -157,9 +157,19 @@ def supermarkets_named(actor: User, q: str = "", limit: int = 200) -> list[Super
     query = visible_supermarkets(actor)
     q = (q or "").replace("\x00", "").strip()[:100]
     if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Supermarket.name.like(like, escape="\\"))
+        query = query.where(contains(q, Supermarket.name))
     return list(db.session.scalars(query.limit(limit)))
+
+
+def one_in_reach(query: Select, column, object_id):
+    """The object of `query` (already limited to the user's reach) whose
+    `column` is `object_id`; NotFound when there is none, or the id cannot be one."""
+    object_id = as_id(object_id)
+    found = db.session.scalars(query.where(column == object_id)).first() \
+        if object_id is not None else None
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def visible_donors(actor: User) -> Select:
