@@ -78,9 +78,9 @@ def apply(conn: Connection, deltas: Deltas) -> None:
     if not rows:
         return
     if len(rows) < RAW_FROM:
-        conn.execute(_upsert(conn.dialect.name), [
-            {"household_id": hid, "month": month, "category": category, **figures}
-            for (hid, month, category), figures in rows])
+        params = [{"household_id": hid, "month": month, "category": category, **figures}
+                  for (hid, month, category), figures in rows]
+        conn.execute(_upsert(conn.dialect.name), params if len(params) > 1 else params[0])
         return
     sqlite = conn.dialect.name == "sqlite"
     sql = _RAW_UPSERT.format(
