@@ -71,3 +71,7 @@ class Defaults:
 
     # Checkout: an optional per-household monthly limit, in points.
     CHECKOUT_MONTHLY_LIMIT = None
+
+    # Check every API answer against its documented schema (the tests turn it on;
+    # it would cost the checkout more than the rest of the API layer).
+    API_CHECK_RESPONSES = False

@@ -2,7 +2,9 @@
 from flask import current_app, g, request
 
 from app.api import bp
-from app.api.common import authenticated, json_body
+from app.api.common import json_body
+from app.api.schemas.auth import Credentials, TokenOut
+from app.api.spec import endpoint
 from app.extensions import limiter
 from app.services.people.accounts import authenticate, issue_token, revoke_token
 from app.services.errors import DomainError
@@ -42,7 +44,12 @@ def per_client():
 @bp.post("/auth/token")
 @limiter.limit(per_username, key_func=login_username, deduct_when=failed)
 @limiter.limit(per_client, deduct_when=failed)
+@endpoint(None, tag="auth", public=True, json=Credentials, ok=201, body=TokenOut, problems={
+    401: "unauthorized: wrong username or password.",
+    429: "rate-limited: more than 10 failures for one username, or 50 from one client, "
+         "in 15 minutes (only failures count)."})
 def create_token():
+    """Log in: a bearer token, valid 30 days."""
     data = json_body()
     user = authenticate(data.get("username"), data.get("password"))
     if user is None:
@@ -56,7 +63,8 @@ def create_token():
 
 
 @bp.delete("/auth/token")
-@authenticated
+@endpoint(None, tag="auth", ok=204)
 def delete_token():
+    """Log out: the token no longer works."""
     revoke_token(g.user, g.token)
     return "", 204

@@ -2,12 +2,17 @@
 from flask import Response, g, request
 
 from app.api import bp
-from app.api.common import authenticated, json_body
+from app.api.common import json_body
+from app.api.schemas.cards import CardOut, ResolvedOut, ResolveIn, ResolveQuery, SheetQuery
+from app.api.spec import PROBLEMS, endpoint
 from app.services.checkout import cards as service
 from app.services.checkout.card_images import card_png, cards_sheet_pdf
 from app.services.errors import NotFound
-from app.services.people import policy
 from app.services.people.scope import get_household
+
+RESOLVE_PROBLEMS = {404: "not-found: no card with this code, or its household is outside the "
+                         "user's reach.",
+                    410: "card-revoked: the card was replaced by a newer one."}
 
 
 def card_body(card) -> dict:
@@ -17,16 +22,19 @@ def card_body(card) -> dict:
 
 
 @bp.post("/households/<int:household_id>/cards")
-@authenticated
+@endpoint("cards.issue", tag="cards", ok=201, body=CardOut, problems={
+    404: PROBLEMS[404], 422: "validation-error: the household has exited the programme."},
+    refused_when={"household_id": "the household has exited the programme"})
 def issue_card(household_id: int):
-    policy.require(g.user, "cards.issue")
+    """Issue a card; any earlier card of the household is revoked at once."""
     card = service.issue_card(g.user, household_id)
     return card_body(card), 201
 
 
 @bp.get("/households/<int:household_id>/card.png")
-@authenticated
+@endpoint("cards.print", tag="cards", media="image/png", problems=(404,))
 def card_image(household_id: int):
+    """The printable card: QR code, the head's name, village, card number."""
     household = get_household(g.user, household_id)
     card = service.current_card(household)
     if card is None:
@@ -36,8 +44,10 @@ def card_image(household_id: int):
 
 
 @bp.get("/cards/sheet.pdf")
-@authenticated
+@endpoint("cards.print", tag="cards", query=SheetQuery, media="application/pdf",
+          problems=(404,))
 def card_sheet():
+    """An A4 PDF of a village's current cards, ten to a page, ready to cut."""
     village, cards = service.village_cards(g.user, request.args.get("village_id"))
     pdf = cards_sheet_pdf(cards, village.name)
     return Response(pdf, mimetype="application/pdf", headers={
@@ -54,16 +64,20 @@ def resolved_body(card) -> dict:
 
 
 @bp.get("/cards/resolve")
-@authenticated
+@endpoint("cards.resolve", tag="cards", query=ResolveQuery, body=ResolvedOut,
+          problems=RESOLVE_PROBLEMS)
 def resolve_get():
+    """What a scan gives the counter."""
     card = service.resolve_card(g.user, payload=request.args.get("payload"),
                                 number=request.args.get("number"))
     return resolved_body(card)
 
 
 @bp.post("/cards/resolve")
-@authenticated
+@endpoint("cards.resolve", tag="cards", json=ResolveIn, body=ResolvedOut,
+          problems=RESOLVE_PROBLEMS)
 def resolve_post():
+    """The same, without the payload in the URL."""
     data = json_body()
     card = service.resolve_card(g.user, payload=data.get("payload"), number=data.get("number"))
     return resolved_body(card)

@@ -41,20 +41,39 @@ def authenticated(view):
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a clear 400/422. An empty body is an empty object."""
+    """The request's JSON object, or a clear 400/422. An empty body is an empty
+    object. Parsed once per request (the schema gate reads it first)."""
+    data = getattr(request, "aixin_json", None)
+    if data is not None:
+        return data
     raw = request.get_data(cache=True)
     if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
-        raise MalformedJSON() from None
-    if not isinstance(data, dict):
-        raise ValidationError({"body": [_l("The body must be a JSON object.")]})
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+            raise MalformedJSON() from None
+        if SURROGATE_ESCAPE.search(raw) and not _unicode(data):
+            raise MalformedJSON()  # "\ud800" alone is no character: nothing could store it
+        if not isinstance(data, dict):
+            raise ValidationError({"body": [_l("The body must be a JSON object.")]})
+    request.aixin_json = data
     return data
 
 
 DIGITS = re.compile(r"[0-9]{1,18}")
+# A \uD800-\uDFFF escape: half of a pair, valid only next to its other half.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _unicode(data) -> bool:
+    """Whether every string in the parsed body is Unicode text (no lone surrogate)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def pagination() -> tuple[int, int]:

@@ -5,13 +5,14 @@ from flask import g, request
 from sqlalchemy import select
 
 from app.api import bp
-from app.api.common import authenticated, json_body, paginated, pagination
-from app.api.idempotency import idempotent
+from app.api.common import json_body, paginated, pagination
+from app.api.fields import FLAG_FALSE, FLAG_TRUE
+from app.api.schemas import goods as schemas
+from app.api.spec import PROBLEMS, endpoint
 from app.extensions import db
 from app.models import DonationLine, Lot, LotMovement
 from app.services.goods import donations
 from app.services.goods import products as goods
-from app.services.people import policy
 from app.services.errors import ValidationError
 from app.services.goods.products import yuan
 from app.services.goods import levels
@@ -19,6 +20,11 @@ from app.services.goods import lots
 from app.services.goods import stocktakes
 from app.services.goods import transfers
 from app.services.goods import writeoffs
+
+NOT_STOCKED = {404: PROBLEMS[404], 409: "insufficient-stock: fewer units than asked for."}
+STOCKTAKE_STATE = {404: PROBLEMS[404],
+                   409: "conflict: the stocktake is no longer open for this, or another is "
+                        "already open at the supermarket."}
 
 # -- shapes --------------------------------------------------------------------
 
@@ -94,12 +100,13 @@ def stocktake_body(st) -> dict:
 
 
 def _flag(name: str) -> bool | None:
+    """A yes-or-no query argument (the schema gate has refused any other value)."""
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if value.lower() in ("1", "true", "yes"):
+    if value.lower() in FLAG_TRUE:
         return True
-    if value.lower() in ("0", "false", "no"):
+    if value.lower() in FLAG_FALSE:
         return False
     raise ValidationError({name: ["true or false"]})
 
@@ -107,17 +114,17 @@ def _flag(name: str) -> bool | None:
 # -- products ------------------------------------------------------------------
 
 @bp.post("/products")
-@authenticated
-@idempotent
+@endpoint("products.manage", tag="goods", json=schemas.ProductIn, ok=201,
+          body=schemas.ProductOut, idempotent=True)
 def create_product():
-    policy.require(g.user, "products.manage")
+    """Add a product."""
     return product_body(goods.create_product(g.user, json_body())), 201
 
 
 @bp.get("/products")
-@authenticated
+@endpoint("products.read", tag="goods", query=schemas.ProductQuery, body=schemas.ProductPage)
 def list_products():
-    policy.require(g.user, "products.read")
+    """Products (paginated); ?barcode= finds one by its EAN-13."""
     page, per_page = pagination()
     items, total = goods.search_products(
         barcode_value=request.args.get("barcode") or None, q=request.args.get("q"),
@@ -127,49 +134,50 @@ def list_products():
 
 
 @bp.get("/products/<int:product_id>")
-@authenticated
+@endpoint("products.read", tag="goods", body=schemas.ProductOut, problems=(404,))
 def get_product(product_id: int):
-    policy.require(g.user, "products.read")
+    """One product."""
     return product_body(goods.get_product(product_id))
 
 
 @bp.patch("/products/<int:product_id>")
-@authenticated
-@idempotent
+@endpoint("products.manage", tag="goods", json=schemas.ProductPatch, body=schemas.ProductOut,
+          idempotent=True, problems=(404,))
 def update_product(product_id: int):
-    policy.require(g.user, "products.manage")
+    """Edit a product; fields left out stay as they are."""
     return product_body(goods.update_product(g.user, product_id, json_body()))
 
 
 @bp.post("/products/<int:product_id>/retire")
-@authenticated
-@idempotent
+@endpoint("products.manage", tag="goods", body=schemas.ProductOut, idempotent=True,
+          problems=(404,))
 def retire_product(product_id: int):
-    policy.require(g.user, "products.manage")
+    """Retire a product: no new donations of it; its stock stays."""
     return product_body(goods.set_product_active(g.user, product_id, False))
 
 
 @bp.post("/products/<int:product_id>/reactivate")
-@authenticated
-@idempotent
+@endpoint("products.manage", tag="goods", body=schemas.ProductOut, idempotent=True,
+          problems=(404,))
 def reactivate_product(product_id: int):
-    policy.require(g.user, "products.manage")
+    """Bring a retired product back."""
     return product_body(goods.set_product_active(g.user, product_id, True))
 
 
 # -- donors --------------------------------------------------------------------
 
 @bp.post("/donors")
-@authenticated
-@idempotent
+@endpoint("donors.manage", tag="goods", json=schemas.DonorIn, ok=201, body=schemas.DonorOut,
+          idempotent=True)
 def create_donor():
-    policy.require(g.user, "donors.manage")
+    """Add a donor."""
     return donor_body(donations.create_donor(g.user, json_body())), 201
 
 
 @bp.get("/donors")
-@authenticated
+@endpoint("donors.read", tag="goods", query=schemas.DonorQuery, body=schemas.DonorPage)
 def list_donors():
+    """Donors (paginated); a donor account sees only itself."""
     page, per_page = pagination()
     items, total = donations.search_donors(g.user, q=request.args.get("q"),
                                            kind=request.args.get("kind"), page=page,
@@ -178,46 +186,52 @@ def list_donors():
 
 
 @bp.get("/donors/<int:donor_id>")
-@authenticated
+@endpoint("donors.read", tag="goods", body=schemas.DonorOut, problems=(404,))
 def get_donor(donor_id: int):
+    """One donor."""
     return donor_body(donations.get_donor(g.user, donor_id))
 
 
 @bp.get("/donors/<int:donor_id>/trace")
-@authenticated
+@endpoint("donors.read", tag="goods", body=schemas.DonorTrace, problems=(404,))
 def donor_trace(donor_id: int):
+    """Where all of a donor's goods went, per product; households only counted."""
     return donations.trace_donor(g.user, donor_id)
 
 
 # -- donations -----------------------------------------------------------------
 
 @bp.post("/donations")
-@authenticated
-@idempotent
+@endpoint("donations.receive", tag="goods", json=schemas.DonationIn, ok=201,
+          body=schemas.DonationOut, idempotent=True, problems={
+              404: "not-found: the supermarket is not one where the user receives."})
 def create_donation():
-    policy.require(g.user, "donations.receive")
+    """Receive donated goods at a supermarket: each line becomes a lot."""
     return donation_body(donations.receive_donation(g.user, json_body())), 201
 
 
 @bp.post("/cash-donations")
-@authenticated
-@idempotent
+@endpoint("donations.receive", tag="goods", json=schemas.CashIn, ok=201,
+          body=schemas.DonationOut, idempotent=True, problems={
+              404: "not-found: the supermarket is not one where the user receives."})
 def create_cash_donation():
-    policy.require(g.user, "donations.receive")
+    """Record a cash donation."""
     return donation_body(donations.record_cash_donation(g.user, json_body())), 201
 
 
 @bp.post("/donations/<int:donation_id>/purchases")
-@authenticated
-@idempotent
+@endpoint("donations.receive", tag="goods", json=schemas.PurchaseIn, ok=201,
+          body=schemas.PurchaseOut, idempotent=True, problems=(404,),
+          refused_when={"donation_id": "the donation is not a cash donation"})
 def create_purchase(donation_id: int):
-    policy.require(g.user, "donations.receive")
+    """Goods bought with a cash donation: lots of that donor."""
     return purchase_body(donations.record_purchase(g.user, donation_id, json_body())), 201
 
 
 @bp.get("/donations")
-@authenticated
+@endpoint("donations.read", tag="goods", query=schemas.DonationQuery, body=schemas.DonationPage)
 def list_donations():
+    """Donations the user may see, newest first (paginated)."""
     page, per_page = pagination()
     items, total = donations.search_donations(
         g.user, supermarket_id=request.args.get("supermarket_id"),
@@ -227,22 +241,26 @@ def list_donations():
 
 
 @bp.get("/donations/<int:donation_id>")
-@authenticated
+@endpoint("donations.read", tag="goods", body=schemas.DonationOut, problems=(404,))
 def get_donation(donation_id: int):
+    """One donation with its lines."""
     return donation_body(donations.get_donation(g.user, donation_id))
 
 
 @bp.get("/donations/<int:donation_id>/trace")
-@authenticated
+@endpoint("donations.read", tag="goods", body=schemas.DonationTrace, problems=(404,))
 def donation_trace(donation_id: int):
+    """Where a donation's goods went, line by line; households only counted."""
     return donations.trace_donation(g.user, donation_id)
 
 
 # -- stock ---------------------------------------------------------------------
 
 @bp.get("/supermarkets/<int:supermarket_id>/stock")
-@authenticated
+@endpoint("stock.read", tag="goods", query=schemas.StockQuery, body=schemas.StockPage,
+          problems=(404,))
 def get_stock(supermarket_id: int):
+    """Stock per product: the sum of its lots (paginated)."""
     page, per_page = pagination()
     _, rows, total = levels.stock_levels(g.user, supermarket_id, low_only=bool(_flag("low")),
                                         q=request.args.get("q"), page=page, per_page=per_page)
@@ -254,8 +272,10 @@ def get_stock(supermarket_id: int):
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/lots")
-@authenticated
+@endpoint("stock.read", tag="goods", query=schemas.LotQuery, body=schemas.LotPage,
+          problems=(404,))
 def list_lots(supermarket_id: int):
+    """Lots at a supermarket, newest first (paginated)."""
     page, per_page = pagination()
     _, lots, total = levels.lots_at(g.user, supermarket_id, product_id=request.args.get("product_id"),
                                    only_remaining=bool(_flag("remaining")), page=page,
@@ -264,38 +284,42 @@ def list_lots(supermarket_id: int):
 
 
 @bp.post("/supermarkets/<int:supermarket_id>/stock/writeoffs")
-@authenticated
-@idempotent
+@endpoint("stock.keep", tag="goods", json=schemas.WriteoffIn, ok=201, body=schemas.WriteoffOut,
+          idempotent=True, problems=NOT_STOCKED)
 def create_writeoff(supermarket_id: int):
-    policy.require(g.user, "stock.keep")
+    """Write off units, from the lots that expire first, then the oldest."""
     return writeoff_body(writeoffs.write_off(g.user, supermarket_id, json_body())), 201
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/stock/writeoffs")
-@authenticated
+@endpoint("stock.read", tag="goods", query=schemas.WriteoffQuery, body=schemas.WriteoffPage,
+          problems=(404,))
 def list_writeoffs(supermarket_id: int):
+    """Write-offs at a supermarket, newest first (paginated)."""
     page, per_page = pagination()
     _, items, total = writeoffs.writeoffs_at(g.user, supermarket_id, page=page, per_page=per_page)
     return paginated([writeoff_body(w) for w in items], page, per_page, total)
 
 
 @bp.post("/transfers")
-@authenticated
-@idempotent
+@endpoint("stock.keep", tag="goods", json=schemas.TransferIn, ok=201, body=schemas.TransferOut,
+          idempotent=True, problems=NOT_STOCKED)
 def create_transfer():
-    policy.require(g.user, "stock.keep")
+    """Move units to another supermarket; each new lot names its source lot and donor."""
     return transfer_body(transfers.transfer_stock(g.user, json_body())), 201
 
 
 @bp.get("/transfers/<int:transfer_id>")
-@authenticated
+@endpoint("stock.read", tag="goods", body=schemas.TransferOut, problems=(404,))
 def get_transfer(transfer_id: int):
+    """One transfer and the lots it made."""
     return transfer_body(transfers.get_transfer(g.user, transfer_id))
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/transfers")
-@authenticated
+@endpoint("stock.read", tag="goods", body=schemas.TransferList, problems=(404,))
 def list_transfers(supermarket_id: int):
+    """Transfers to or from a supermarket, newest first."""
     _, items = transfers.transfers_at(g.user, supermarket_id)
     return {"items": [transfer_body(t) for t in items]}
 
@@ -303,61 +327,65 @@ def list_transfers(supermarket_id: int):
 # -- stocktakes ----------------------------------------------------------------
 
 @bp.post("/supermarkets/<int:supermarket_id>/stocktakes")
-@authenticated
-@idempotent
+@endpoint("stocktake.count", tag="goods", json=schemas.StocktakeIn, ok=201,
+          body=schemas.StocktakeOut, idempotent=True, problems=STOCKTAKE_STATE)
 def start_stocktake(supermarket_id: int):
-    policy.require(g.user, "stocktake.count")
+    """Start a stocktake (one open at a supermarket at a time)."""
     return stocktake_body(stocktakes.start_stocktake(g.user, supermarket_id, json_body())), 201
 
 
 @bp.get("/supermarkets/<int:supermarket_id>/stocktakes")
-@authenticated
+@endpoint("stock.read", tag="goods", body=schemas.StocktakeList, problems=(404,))
 def list_stocktakes(supermarket_id: int):
+    """Stocktakes at a supermarket, newest first."""
     _, items = stocktakes.stocktakes_at(g.user, supermarket_id)
     return {"items": [stocktake_body(st) for st in items]}
 
 
 @bp.get("/stocktakes/<int:stocktake_id>")
-@authenticated
+@endpoint("stock.read", tag="goods", body=schemas.StocktakeOut, problems=(404,))
 def get_stocktake(stocktake_id: int):
+    """A stocktake with its counts and differences."""
     return stocktake_body(stocktakes.get_stocktake(g.user, stocktake_id))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/counts")
-@authenticated
-@idempotent
+@endpoint("stocktake.count", tag="goods", json=schemas.CountsIn, body=schemas.StocktakeOut,
+          idempotent=True, problems=STOCKTAKE_STATE)
 def record_counts(stocktake_id: int):
-    policy.require(g.user, "stocktake.count")
+    """Record counts; the expected stock is taken now."""
     return stocktake_body(stocktakes.record_counts(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/submit")
-@authenticated
-@idempotent
+@endpoint("stocktake.count", tag="goods", body=schemas.StocktakeOut, idempotent=True,
+          problems=STOCKTAKE_STATE,
+          refused_when={"counts": "the stocktake has no counts yet"})
 def submit_stocktake(stocktake_id: int):
-    policy.require(g.user, "stocktake.count")
+    """Counting done: the differences wait for a cadre's review."""
     return stocktake_body(stocktakes.submit_stocktake(g.user, stocktake_id))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/finalize")
-@authenticated
-@idempotent
+@endpoint("stocktake.decide", tag="goods", json=schemas.NoteIn, body=schemas.StocktakeOut,
+          idempotent=True, problems=STOCKTAKE_STATE)
 def finalize_stocktake(stocktake_id: int):
-    policy.require(g.user, "stocktake.decide")
+    """Accept the differences: a shortage is written off (reason count), a
+    surplus becomes a lot from the stocktake."""
     return stocktake_body(stocktakes.finalize_stocktake(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/reopen")
-@authenticated
-@idempotent
+@endpoint("stocktake.decide", tag="goods", json=schemas.NoteIn, body=schemas.StocktakeOut,
+          idempotent=True, problems=STOCKTAKE_STATE)
 def reopen_stocktake(stocktake_id: int):
-    policy.require(g.user, "stocktake.decide")
+    """Send a submitted stocktake back for a recount."""
     return stocktake_body(stocktakes.reopen_stocktake(g.user, stocktake_id, json_body()))
 
 
 @bp.post("/stocktakes/<int:stocktake_id>/cancel")
-@authenticated
-@idempotent
+@endpoint("stocktake.cancel", tag="goods", json=schemas.NoteIn, body=schemas.StocktakeOut,
+          idempotent=True, problems=STOCKTAKE_STATE)
 def cancel_stocktake(stocktake_id: int):
-    policy.require(g.user, "stocktake.cancel")
+    """Drop a stocktake without changing stock."""
     return stocktake_body(stocktakes.cancel_stocktake(g.user, stocktake_id, json_body()))

@@ -33,9 +33,10 @@ _checkouts = Checkout.__table__
 _checkout_lines = CheckoutLine.__table__
 MAX_LINES = 100
 MAX_QUANTITY = 999
+REASON_MAX = 500
 
 
-def _lines(errors: Errors, data: dict) -> dict[int, int]:
+def cart_lines(errors: Errors, data: dict) -> dict[int, int]:
     """{product_id: quantity}, the same product on two lines merged."""
     lines = data.get("lines")
     if not isinstance(lines, list) or not lines:
@@ -106,7 +107,7 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
         errors.add("supermarket_id", _l("This field is required."))
     if not any(data.get(k) not in (None, "") for k in ("card_payload", "card_number", "household_id")):
         errors.add("card_payload", _l("Scan a card or type its number."))
-    wanted = _lines(errors, data)
+    wanted = cart_lines(errors, data)
     products = _products(errors, wanted)
     errors.raise_if_any()
 
@@ -197,7 +198,7 @@ def void_checkout(actor: User, checkout_id, data: dict, *, now: datetime | None 
     now = now or utcnow()
     checkout = get_checkout(actor, checkout_id)
     errors = Errors()
-    reason = text(errors, data, "reason", required=True, max_len=500)
+    reason = text(errors, data, "reason", required=True, max_len=REASON_MAX)
     errors.raise_if_any()
     policy.require(actor, "checkout.void", checkout, now=now)
     claimed = db.session.execute(

@@ -24,6 +24,10 @@ from app.services.validate import as_id, choice, contains, text
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 500
+DONOR_NAME_MAX = 100
+CONTACT_MAX = 200
+NOTE_MAX = 500
+SUPPLIER_MAX = 100
 EARLIEST = date(2000, 1, 1)
 
 
@@ -31,9 +35,9 @@ EARLIEST = date(2000, 1, 1)
 
 def validate_donor(data: dict) -> tuple[dict, Errors]:
     errors = Errors()
-    name = text(errors, data, "name", required=True, max_len=100)
+    name = text(errors, data, "name", required=True, max_len=DONOR_NAME_MAX)
     kind = choice(errors, data, "kind", DONOR_KINDS)
-    contact = text(errors, data, "contact", required=False, max_len=200)
+    contact = text(errors, data, "contact", required=False, max_len=CONTACT_MAX)
     return {"name": name.strip() if name else name, "kind": kind,
             "contact": contact.strip() if contact else None}, errors
 
@@ -209,7 +213,8 @@ def _received(actor: User | None, data: dict, errors: Errors):
     if actor is not None:
         policy.require(actor, "donations.receive")
     return (_donor_from(errors, data), _supermarket_id(errors, data),
-            _date(errors, data, "received_on"), text(errors, data, "note", required=False, max_len=500))
+            _date(errors, data, "received_on"),
+            text(errors, data, "note", required=False, max_len=NOTE_MAX))
 
 
 def receive_donation(actor: User | None, data: dict) -> Donation:
@@ -260,8 +265,8 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
         raise ValidationError({"donation_id": [_l("Only a cash donation pays for purchases.")]})
     sm_id = _supermarket_id(errors, data, default=donation.supermarket_id)
     purchased_on = _date(errors, data, "purchased_on")
-    supplier = text(errors, data, "supplier", required=False, max_len=100)
-    note = text(errors, data, "note", required=False, max_len=500)
+    supplier = text(errors, data, "supplier", required=False, max_len=SUPPLIER_MAX)
+    note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
     lines = _lines(errors, data, value_required=True)
     if purchased_on is not None and purchased_on < donation.received_on:
         errors.add("purchased_on", _l("The purchase is dated before the donation."))

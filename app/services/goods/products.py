@@ -32,6 +32,10 @@ HEADER_ALIASES = {
 }
 MAX_PRICE = 100_000
 MAX_QUANTITY = 1_000_000
+MAX_FEN = 10**12
+NAME_MAX = 100
+UNIT_MAX = 20
+CATEGORY_MAX = 50
 DEFAULT_THRESHOLD = 5
 EAN13_RE = re.compile(r"[0-9]{13}")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
@@ -118,7 +122,7 @@ def money_fen(errors: Errors, value, field: str, *, required: bool,
     if fen == 0 and not allow_zero:
         errors.add(field, _l("Must be more than zero."))
         return None
-    if fen > 10**12:
+    if fen > MAX_FEN:
         errors.add(field, _l("This amount is too large."))
         return None
     return fen
@@ -142,16 +146,16 @@ def validate_product(data: dict, *, partial: bool = False) -> tuple[dict, Errors
         return not partial or field in data
 
     if wanted("name"):
-        name = text(errors, data, "name", required=True, max_len=100)
+        name = text(errors, data, "name", required=True, max_len=NAME_MAX)
         out["name"] = name.strip() if name else name
     if wanted("unit"):
-        unit = text(errors, data, "unit", required=True, max_len=20)
+        unit = text(errors, data, "unit", required=True, max_len=UNIT_MAX)
         out["unit"] = unit.strip() if unit else unit
     if wanted("points_price"):
         out["points_price"] = integer(errors, data, "points_price", required=True, minimum=1,
                                       maximum=MAX_PRICE)
     if wanted("category"):
-        category = text(errors, data, "category", required=False, max_len=50)
+        category = text(errors, data, "category", required=False, max_len=CATEGORY_MAX)
         out["category"] = category.strip() if category else None
     if wanted("barcode"):
         out["barcode"] = barcode(errors, data)

@@ -17,6 +17,10 @@ from app.services.people.scope import get_supermarket, supermarket_for
 from app.services.validate import as_id, integer, text
 
 OPEN_STOCKTAKE = ("counting", "submitted")
+NOTE_MAX = 500
+# Counts past this many in one request are not read.
+MAX_COUNTS = 2000
+MAX_COUNTED = 10**6
 
 
 def get_stocktake(actor: User | None, stocktake_id) -> Stocktake:
@@ -48,7 +52,7 @@ def start_stocktake(actor: User | None, supermarket_id, data: dict | None = None
     data = data or {}
     sm = supermarket_for(actor, "stocktake.count", supermarket_id)
     errors = Errors()
-    note = text(errors, data, "note", required=False, max_len=500)
+    note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
     errors.raise_if_any()
     # Lock the supermarket's row, so two volunteers starting at once get one stocktake.
     db.session.execute(select(Supermarket.id).where(Supermarket.id == sm.id).with_for_update())
@@ -86,10 +90,11 @@ def record_counts(actor: User | None, stocktake_id, data: dict) -> Stocktake:
     if not isinstance(counts, list) or not counts:
         errors.add("counts", _l("Count at least one product."))
     else:
-        for i, item in enumerate(counts[:2000]):
+        for i, item in enumerate(counts[:MAX_COUNTS]):
             item = item if isinstance(item, dict) else {}
             product = product_ref(errors, item)
-            counted = integer(errors, item, "counted", required=True, minimum=0, maximum=10**6)
+            counted = integer(errors, item, "counted", required=True, minimum=0,
+                              maximum=MAX_COUNTED)
             for key in ("product_id", "counted"):
                 for message in errors.errors.pop(key, []):
                     errors.add(f"counts.{i}.{key}", message)
@@ -140,7 +145,7 @@ def finalize_stocktake(actor: User, stocktake_id, data: dict | None = None) -> S
     this stocktake."""
     st = _decided_stocktake(actor, stocktake_id)
     errors = Errors()
-    note = text(errors, data or {}, "note", required=False, max_len=500)
+    note = text(errors, data or {}, "note", required=False, max_len=NOTE_MAX)
     errors.raise_if_any()
     today = local_today()
     for line in st.lines:
@@ -167,7 +172,7 @@ def reopen_stocktake(actor: User, stocktake_id, data: dict | None = None) -> Sto
     """The reviewer sends the count back for a recount."""
     st = _decided_stocktake(actor, stocktake_id)
     errors = Errors()
-    note = text(errors, data or {}, "note", required=False, max_len=500)
+    note = text(errors, data or {}, "note", required=False, max_len=NOTE_MAX)
     errors.raise_if_any()
     st.status = "counting"
     st.decision_note = note.strip() if note else None
@@ -182,7 +187,7 @@ def cancel_stocktake(actor: User, stocktake_id, data: dict | None = None) -> Sto
     st = get_stocktake(actor, stocktake_id)
     policy.require(actor, "stocktake.cancel", st)
     errors = Errors()
-    note = text(errors, data or {}, "note", required=False, max_len=500)
+    note = text(errors, data or {}, "note", required=False, max_len=NOTE_MAX)
     errors.raise_if_any()
     st.status = "cancelled"
     st.decided_by_id = actor.id

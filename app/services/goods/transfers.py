@@ -14,6 +14,8 @@ from app.services.people import policy
 from app.services.people.scope import supermarket_for, visible_supermarkets
 from app.services.validate import as_id, id_field, text
 
+NOTE_MAX = 500
+
 
 def transfer_stock(actor: User | None, data: dict) -> Transfer:
     """Move units to another supermarket: each new lot there names the lot it
@@ -25,7 +27,7 @@ def transfer_stock(actor: User | None, data: dict) -> Transfer:
     to_id = id_field(errors, data, "to_supermarket_id")
     product = product_ref(errors, data)
     qty = quantity_field(errors, data.get("quantity"), "quantity")
-    note = text(errors, data, "note", required=False, max_len=500)
+    note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
     target = db.session.get(Supermarket, to_id) if to_id is not None else None
     if to_id is not None and target is None:
         errors.add("to_supermarket_id", _l("Unknown supermarket."))

@@ -12,6 +12,8 @@ from app.services.goods.products import quantity as quantity_field
 from app.services.people.scope import supermarket_for
 from app.services.validate import choice, text
 
+NOTE_MAX = 500
+
 
 def write_off(actor: User | None, supermarket_id, data: dict) -> Writeoff:
     """报损: take units out of stock for a reason, oldest lots first."""
@@ -20,7 +22,7 @@ def write_off(actor: User | None, supermarket_id, data: dict) -> Writeoff:
     product = product_ref(errors, data)
     qty = quantity_field(errors, data.get("quantity"), "quantity")
     reason = choice(errors, data, "reason", WRITEOFF_REASONS)
-    note = text(errors, data, "note", required=False, max_len=500)
+    note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
     errors.raise_if_any()
     return record_writeoff(actor, sm.id, product.id, qty, reason, note)
 

@@ -16,7 +16,11 @@ from app.services.errors import Errors, ValidationError
 from app.services.people import policy
 from app.services.validate import as_id, choice, text
 
-USERNAME_RE = re.compile(r"[\w.@-]{3,64}")
+USERNAME_MIN = 3
+USERNAME_MAX = 64
+USERNAME_RE = re.compile(rf"[\w.@-]{{{USERNAME_MIN},{USERNAME_MAX}}}")
+PASSWORD_MAX = 200
+DISPLAY_NAME_MAX = 100
 _DUMMY_HASH = None
 
 
@@ -25,7 +29,7 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-def _check_password_rules(errors: Errors, data: dict, field: str = "password") -> str | None:
+def password_field(errors: Errors, data: dict, field: str = "password") -> str | None:
     password = data.get(field)
     if password is None or password == "":
         errors.add(field, _l("This field is required."))
@@ -37,8 +41,8 @@ def _check_password_rules(errors: Errors, data: dict, field: str = "password") -
     if len(password) < minimum:
         errors.add(field, _l("The password needs at least %(n)d characters.", n=minimum))
         return None
-    if len(password) > 200:
-        errors.add(field, _l("At most %(n)d characters.", n=200))
+    if len(password) > PASSWORD_MAX:
+        errors.add(field, _l("At most %(n)d characters.", n=PASSWORD_MAX))
         return None
     return password
 
@@ -47,7 +51,8 @@ def authenticate(username, password) -> User | None:
     """The active user with these credentials, or None. Takes as long for an
     unknown username as for a wrong password."""
     global _DUMMY_HASH
-    if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
+    if (not isinstance(username, str) or not isinstance(password, str)
+            or len(username) > USERNAME_MAX):
         return None
     # No username holds a NUL, and PostgreSQL refuses one in a query.
     user = None if "\x00" in username else db.session.scalars(
@@ -66,15 +71,16 @@ def create_user(actor: User | None, data: dict) -> User:
     if actor is not None:
         policy.require(actor, "users.manage")
     errors = Errors()
-    username = text(errors, data, "username", required=True, max_len=64, min_len=3)
+    username = text(errors, data, "username", required=True, max_len=USERNAME_MAX,
+                    min_len=USERNAME_MIN)
     if username is not None and not USERNAME_RE.fullmatch(username):
         errors.add("username", _l("Use letters, digits and . _ - @ only."))
         username = None
     if username and db.session.scalars(select(User.id).where(User.username == username)).first():
         errors.add("username", _l("This username is taken."))
-    password = _check_password_rules(errors, data)
+    password = password_field(errors, data)
     role = choice(errors, data, "role", ROLES)
-    display_name = text(errors, data, "display_name", required=False, max_len=100)
+    display_name = text(errors, data, "display_name", required=False, max_len=DISPLAY_NAME_MAX)
 
     region = supermarkets = donor = None
     reach = policy.REACH.get(role)
@@ -130,7 +136,7 @@ def change_password(actor: User, data: dict) -> None:
     current = data.get("current_password")
     if not isinstance(current, str) or not check_password_hash(actor.password_hash, current):
         errors.add("current_password", _l("The current password is wrong."))
-    new = _check_password_rules(errors, data, "new_password")
+    new = password_field(errors, data, "new_password")
     errors.raise_if_any()
     actor.password_hash = hash_password(new)
     audit.record(actor, "user.password", actor)

@@ -13,9 +13,13 @@ from app.services.people.scope import (get_region, visible_households, writable_
 from app.services.validate import as_id, choice, contains, integer, phone, text
 
 EDITABLE = ("head_name", "members", "phone", "address", "tags", "status")
+HEAD_NAME_MAX = 50
+MEMBERS_MIN = 1
+MEMBERS_MAX = 30
+ADDRESS_MAX = 200
 
 
-def _tags(errors: Errors, data: dict) -> list[str] | None:
+def tags_field(errors: Errors, data: dict) -> list[str] | None:
     value = data.get("tags")
     if value is None or value == "":
         return []
@@ -37,17 +41,18 @@ def validate_fields(data: dict, *, partial: bool = False) -> tuple[dict, Errors]
     errors = Errors()
     out = {}
     if not partial or "head_name" in data:
-        out["head_name"] = text(errors, data, "head_name", required=True, max_len=50)
+        out["head_name"] = text(errors, data, "head_name", required=True, max_len=HEAD_NAME_MAX)
     if not partial or "members" in data:
-        out["members"] = integer(errors, data, "members", required=False, minimum=1, maximum=30)
+        out["members"] = integer(errors, data, "members", required=False, minimum=MEMBERS_MIN,
+                                 maximum=MEMBERS_MAX)
         if out["members"] is None and "members" not in errors.errors:
             out["members"] = 1
     if not partial or "phone" in data:
         out["phone"] = phone(errors, data)
     if not partial or "address" in data:
-        out["address"] = text(errors, data, "address", required=False, max_len=200)
+        out["address"] = text(errors, data, "address", required=False, max_len=ADDRESS_MAX)
     if not partial or "tags" in data:
-        out["tags"] = _tags(errors, data)
+        out["tags"] = tags_field(errors, data)
     if partial and "status" in data:
         out["status"] = choice(errors, data, "status", HOUSEHOLD_STATUSES)
     return out, errors

@@ -9,13 +9,15 @@ from app.services.errors import Errors
 from app.services.people import policy
 from app.services.validate import as_id, choice, text
 
+NAME_MAX = 100
+
 
 def create_region(actor: User | None, data: dict) -> Region:
     """Add a region under a parent one level up; a root may be at any level."""
     if actor is not None:
         policy.require(actor, "regions.manage")
     errors = Errors()
-    name = text(errors, data, "name", required=True, max_len=100)
+    name = text(errors, data, "name", required=True, max_len=NAME_MAX)
     level = choice(errors, data, "level", LEVELS)
     parent_id = data.get("parent_id")
     parent = None
@@ -61,7 +63,7 @@ def create_supermarket(actor: User | None, data: dict) -> Supermarket:
     if actor is not None:
         policy.require(actor, "supermarkets.manage")
     errors = Errors()
-    name = text(errors, data, "name", required=True, max_len=100)
+    name = text(errors, data, "name", required=True, max_len=NAME_MAX)
     region_id = as_id(data.get("region_id"))
     region = db.session.get(Region, region_id) if region_id is not None else None
     if region is None:

@@ -35,7 +35,7 @@ def notice_end(created_at: datetime) -> datetime:
 
 # -- input ---------------------------------------------------------------------
 
-def _household_ids(errors: Errors, data: dict) -> list[int]:
+def household_ids_field(errors: Errors, data: dict) -> list[int]:
     value = data.get("household_ids")
     if isinstance(value, str):
         value = [v for v in re.split(r"[,，\s]+", value) if v]
@@ -144,7 +144,7 @@ def award_points(actor: User, data: dict, evidence=None, *, now: datetime | None
     now = now or utcnow()
     errors = Errors()
     rule = _rule(errors, data)
-    ids = _household_ids(errors, data)
+    ids = household_ids_field(errors, data)
     occurred_on = _occurred_on(errors, data, now)
     note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
     photo = prepare_photo(errors, evidence) if evidence is not None else None

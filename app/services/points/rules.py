@@ -17,7 +17,12 @@ from app.services.spreadsheets import export_table, read_table
 from app.services.validate import integer, text
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "data" / "rules-zh.csv"
-CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+CODE_MAX = 32
+CODE_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CODE_MAX - 1}}}")
+CATEGORY_MAX = 50
+NAME_MAX = 200
+UNIT_MAX = 20
+MAX_CAP_PER_MONTH = 1000
 COLUMNS = ("code", "category", "name", "points", "unit", "cap_per_month", "needs_evidence")
 EXPORT_COLUMNS = COLUMNS + ("active", "version")
 # Headers an admin's own spreadsheet may use instead of ours.
@@ -62,7 +67,7 @@ def current_rule(code) -> Rule | None:
     ).first()
 
 
-def _boolean(errors: Errors, data: dict, field: str) -> bool | None:
+def boolean_field(errors: Errors, data: dict, field: str) -> bool | None:
     value = data.get(field)
     if isinstance(value, bool):
         return value
@@ -82,25 +87,25 @@ def validate_rule(data: dict) -> tuple[dict, Errors]:
     """Check the fields of a rule; returns the clean values and any errors."""
     errors = Errors()
     out = {}
-    code = text(errors, data, "code", required=True, max_len=32)
+    code = text(errors, data, "code", required=True, max_len=CODE_MAX)
     if code is not None:
         code = code.strip()
         if not CODE_RE.fullmatch(code):
             errors.add("code", _l("Use letters, digits and . _ - only (at most 32)."))
     out["code"] = code
-    category = text(errors, data, "category", required=True, max_len=50)
+    category = text(errors, data, "category", required=True, max_len=CATEGORY_MAX)
     out["category"] = category.strip() if category else category
-    name = text(errors, data, "name", required=True, max_len=200)
+    name = text(errors, data, "name", required=True, max_len=NAME_MAX)
     out["name"] = name.strip() if name else name
     points = integer(errors, data, "points", required=True, minimum=-MAX_POINTS, maximum=MAX_POINTS)
     if points == 0:
         errors.add("points", _l("Must not be zero (negative for a deduction)."))
     out["points"] = points
-    unit = text(errors, data, "unit", required=False, max_len=20)
+    unit = text(errors, data, "unit", required=False, max_len=UNIT_MAX)
     out["unit"] = unit.strip() if unit else None
     out["cap_per_month"] = integer(errors, data, "cap_per_month", required=False, minimum=1,
-                                   maximum=1000)
-    out["needs_evidence"] = _boolean(errors, data, "needs_evidence")
+                                   maximum=MAX_CAP_PER_MONTH)
+    out["needs_evidence"] = boolean_field(errors, data, "needs_evidence")
     return out, errors
 
 

@@ -1,0 +1,81 @@
+"""The household register."""
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from app.api.fields import (REQUIRED, WHOLE, WHOLE_NOTE, WHOLE_ONLY, Anything, Check, Choice,
+                            OptionalText, OptionalWhole, Phone, QueryId, Tags, Text)
+from app.api.schemas.common import Moment, PageQuery, page_of
+from app.api.spec import Body, Schema
+from app.models import HOUSEHOLD_STATUSES
+from app.services.people import households
+from app.services.validate import as_id
+
+HouseholdStatus = Literal[tuple(HOUSEHOLD_STATUSES)]
+
+
+def _village_id(errors, data, field):
+    """As households.create_household reads it: any whole number; one that
+    names no village the user keeps is a 404, not a validation error."""
+    raw = data.get(field)
+    value = as_id(raw)
+    if raw in (None, ""):
+        errors.add(field, REQUIRED)
+    elif isinstance(raw, bool) or value is None and not isinstance(raw, int):
+        errors.add(field, WHOLE)
+    return value
+
+
+HeadName = Text(households.HEAD_NAME_MAX)
+Members = Annotated[OptionalWhole(households.MEMBERS_MIN, households.MEMBERS_MAX),
+                    Field(description="Household size; 1 when left out.")]
+Address = OptionalText(households.ADDRESS_MAX)
+
+
+class HouseholdIn(Schema):
+    """A household added to a village's register; `head_name` is stored as given."""
+    village_id: Annotated[int, Field(description="A village whose register the user keeps "
+                                                 f"(any other id: 404). {WHOLE_NOTE}",
+                                     json_schema_extra=WHOLE_ONLY), Check(_village_id)]
+    head_name: HeadName
+    members: Members = None
+    phone: Phone() = None
+    address: Address = None
+    tags: Tags() = None
+
+
+class HouseholdPatch(Schema):
+    """Any of the register's fields; never the points, the code or the village."""
+    head_name: HeadName = None
+    members: Members = None
+    phone: Phone() = None
+    address: Address = None
+    tags: Tags() = None
+    status: Choice(HOUSEHOLD_STATUSES) = None
+
+
+class HouseholdQuery(PageQuery):
+    village_id: Annotated[QueryId(), Field(
+        description="A village in the user's reach (else 404).")] = None
+    q: Annotated[Anything({"type": "string"}), Field(
+        description="Part of the head's name or of the code.")] = None
+    status: Anything({"enum": list(HOUSEHOLD_STATUSES)}) = None
+
+
+class HouseholdOut(Body):
+    id: int
+    code: str = Field(description="Generated, unique across the deployment.")
+    village_id: int
+    village: str
+    head_name: str
+    members: int
+    phone: str | None
+    address: str | None
+    tags: list[str]
+    status: HouseholdStatus
+    balance: int = Field(description="Posted points only.")
+    pending: int = Field(description="The signed sum of pending and disputed entries.")
+    created_at: Moment
+
+
+HouseholdPage = page_of(HouseholdOut, "HouseholdPage")
