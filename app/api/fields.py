@@ -10,7 +10,7 @@ numbers (the services' named constants):
   and the services' pure helpers) on the value, so the schema gate answers
   exactly what the service would, with the same translated messages, and
   never refuses what the service accepts. The gate only answers earlier:
-  before the role's objects are looked up (422 before 404, as api.md orders
+  before the role's objects are looked up (422 before 404, as the contract orders
   refusals).
 
 The document may be stricter than the gate where JSON Schema would need

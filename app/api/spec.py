@@ -5,7 +5,7 @@ same schemas (served by app.api.openapi).
 A route says, in one `endpoint(...)` declaration, the act it performs (as
 named in the policy table, app/services/people/policy.py), its request and
 response schemas and the problems it may answer. A request then meets, in
-api.md's order: the bearer token (401), the act's roles (403), the schema
+the API contract's order: the bearer token (401), the act's roles (403), the schema
 gate (422 validation-error, or 400 for a body that is not JSON), the
 Idempotency-Key replay, and only then the handler and its service (404 and
 the domain's refusals). The gate runs the services' own field checks (see
@@ -57,7 +57,7 @@ NOT_ALLOWED = _l("Not one of the allowed values.")
 class DocumentSchema(GenerateJsonSchema):
     """JSON Schema as the document shows it: no `default: null` (a property
     that may be left out is not thereby nullable), no generated titles, and
-    response objects open to new fields (api.md: fields may be added)."""
+    response objects open to new fields (the contract lets fields be added)."""
 
     def default_schema(self, schema):
         out = super().default_schema(schema)
@@ -101,12 +101,12 @@ class Schema(BaseModel):
 class Body(Schema):
     """A response schema. Validation (tests: API_CHECK_RESPONSES) is strict and
     refuses fields the schema does not list, so the document keeps up with
-    the bodies; the document itself leaves objects open (api.md)."""
+    the bodies; the document itself leaves objects open (fields may be added)."""
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class Problem(Body):
-    """An RFC 9457 problem (app/errors.py); `type` is one of api.md's slugs."""
+    """An RFC 9457 problem (app/errors.py); `type` is one of the contract's slugs."""
     model_config = ConfigDict(extra="allow", strict=True)
 
     type: str = Field(description="The problem type's slug: validation-error, not-found, "
@@ -274,7 +274,7 @@ spec = SpecTree(
     backend=Plugin, title="Aixin 爱心超市积分系统 API", version="1", mode="strict",
     annotations=False, page_templates={}, naming_strategy=name_of,
     nested_naming_strategy=lambda _parent, child: child,
-    description="The JSON API of api.md, generated from the schemas that validate it. "
+    description="The JSON API of Aixin, generated from the schemas that validate it. "
                 "Every operation's `x-act` names its act in the policy table.",
     security_schemes=[SecurityScheme(name="bearer",
                                      data=SecuritySchemeData(type="http", scheme="bearer"))],

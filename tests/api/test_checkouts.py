@@ -134,7 +134,7 @@ def test_refusals_write_nothing(client, world, shop):
 
 
 def test_refusal_order(client, world, shop):
-    """Several faults at once: the first in api.md's order is answered."""
+    """Several faults at once: the first in the contract's order is answered."""
     headers = world.headers("volunteer")
     old = card_for(world, "v1a")
     card_for(world, "v1a")

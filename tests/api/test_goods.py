@@ -1,4 +1,4 @@
-"""Goods, donations and stock over the JSON API: the api.md contract, roles, scope and bad input."""
+"""Goods, donations and stock over the JSON API: the contract, roles, scope and bad input."""
 import re
 
 import pytest

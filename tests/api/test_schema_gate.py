@@ -29,7 +29,7 @@ def test_no_token_is_refused_before_the_role(client, world):
 
 
 def test_the_schema_is_checked_before_the_object_is_looked_up(client, world):
-    """api.md's order: a bad body is 422 even when the object it edits is not there (404)."""
+    """The contract's order: a bad body is 422 even when the object it edits is not there (404)."""
     headers = world.headers("staff")
     assert_problem(client.patch("/api/v1/households/987654", json={"members": 0}, headers=headers),
                    422, "validation-error", "members")

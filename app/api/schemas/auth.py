@@ -14,7 +14,7 @@ Role = Literal[tuple(ROLES)]
 
 class Credentials(Schema):
     """A login. Never refused as malformed: a missing field, a wrong type or a
-    username past its length is simply a wrong login (401), as api.md says."""
+    username past its length is simply a wrong login (401), as the API contract says."""
     model_config = ConfigDict(json_schema_extra={"required": ["username", "password"]})
 
     username: Anything({"type": "string", "maxLength": USERNAME_MAX}) = None
