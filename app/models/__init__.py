@@ -7,12 +7,13 @@ from app.models.goods import (
     DONATION_KINDS, MOVEMENT_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS, Donation, DonationLine,
     Lot, LotMovement, Product, Purchase, Stocktake, StocktakeLine, Transfer, Writeoff,
 )
-from app.models.households import HOUSEHOLD_STATUSES, Household
+from app.models.households import HOUSEHOLD_STATUSES, Household, Visit
 from app.models.points import (
-    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, Evidence, HouseholdMonth, IdempotencyKey,
+    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, CategoryMonth, Evidence, HouseholdMonth, IdempotencyKey,
     LedgerEntry, Rule,
 )
 from app.models.regions import LEVELS, Region, Supermarket
+from app.models.reports import FAIRNESS_KINDS, SUBJECT_TYPES, FairnessNote
 from app.models.types import utcnow
 from app.models.users import ROLES, ApiToken, User, user_supermarkets
 
@@ -24,5 +25,5 @@ __all__ = [
     "LedgerEntry", "Rule",
     "DONATION_KINDS", "MOVEMENT_KINDS", "STOCKTAKE_STATUSES", "WRITEOFF_REASONS", "Donation",
     "DonationLine", "Lot", "LotMovement", "Product", "Purchase", "Stocktake", "StocktakeLine",
-    "Transfer", "Writeoff",
+    "Transfer", "Writeoff", "Visit", "CategoryMonth", "FAIRNESS_KINDS", "SUBJECT_TYPES", "FairnessNote",
 ]

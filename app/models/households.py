@@ -1,12 +1,16 @@
 """The household register (农户档案)."""
-from datetime import datetime
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.regions import Region
 from app.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.users import User
 
 HOUSEHOLD_STATUSES = ("active", "exited")
 
@@ -23,9 +27,18 @@ class Household(db.Model):
     address: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # The local day it exited (None while active): the reports count a household
+    # in a range it was registered for.
+    exited_on: Mapped[date | None] = mapped_column(Date)
     # Sum of posted ledger entries (invariant 1); changed only by the ledger services.
     balance: Mapped[int] = mapped_column(default=0)
     # Werkzeug hash of the 6-digit PIN that opens the public passbook; None: not set.
+    # Derived from the ledger and kept by its writer (app.services.ledger.totals):
+    # the day of the latest live award, and of the latest checkout not voided.
+    last_award_on: Mapped[date | None] = mapped_column(Date)
+    last_redeemed_on: Mapped[date | None] = mapped_column(Date)
+    # The latest recorded visit (app.services.reports.visits).
+    last_visit_on: Mapped[date | None] = mapped_column(Date)
     passbook_pin_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -36,3 +49,22 @@ class Household(db.Model):
         CheckConstraint("members >= 1 AND members <= 30", name="members_range"),
         CheckConstraint("status IN ('active', 'exited')", name="status_valid"),
     )
+
+
+class Visit(db.Model):
+    """A helper's or cadre's visit to a household (帮扶走访): it leaves the
+    "needs a visit" list until it has been quiet as long again."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    visited_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    household: Mapped[Household] = relationship()
+    created_by: Mapped["User | None"] = relationship("User")
+
+    __table_args__ = (Index("ix_visits_household_day", "household_id", "visited_on"),)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from app.extensions import db
-from app.models import HouseholdMonth, LedgerEntry
+from app.models import CategoryMonth, HouseholdMonth, LedgerEntry
 from app.services.checkout.cards import issue_card, qr_payload
 from app.services.invariants import check_invariants
 from app.services.ledger import totals, writer
@@ -22,7 +22,7 @@ from tests.points_helpers import at, award, make_rule
 APP = Path(__file__).resolve().parents[2] / "app"
 LEDGER = APP / "services" / "ledger"
 WRITER = LEDGER / "writer.py"
-LEDGER_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(ledger_entries|household_months)\b",
+LEDGER_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(ledger_entries|household_months|category_months)\b",
                           re.I)
 BALANCE_WRITE = re.compile(r"^\s*UPDATE\s+households\s+SET\b.*\bbalance\s*=", re.I | re.S)
 
@@ -105,7 +105,7 @@ def test_only_the_writer_writes_entries_balances_and_totals(app, client, world, 
         db.session.commit()
     kinds = {kind for kind, _ in writers.seen}
     assert {"INSERT INTO ledger_entries", "UPDATE ledger_entries", "UPDATE households",
-            "INSERT INTO household_months"} <= kinds
+            "INSERT INTO household_months", "INSERT INTO category_months"} <= kinds
     outsiders = {(kind, where) for kind, where in writers.seen if where != str(WRITER)}
     assert outsiders == set()
     assert check_invariants() == []
@@ -122,11 +122,20 @@ def test_a_household_is_created_with_no_points(client, world):
 
 
 def kept(world, key: str) -> dict[tuple, dict]:
-    """The household's monthly totals, without the zero rows."""
-    rows = db.session.scalars(select(HouseholdMonth).where(
-        HouseholdMonth.household_id == world.households[key].id)).all()
-    return {(r.month, r.category): {f: getattr(r, f) for f in totals.FIGURES if getattr(r, f)}
-            for r in rows if any(getattr(r, f) for f in totals.FIGURES)}
+    """The household's monthly totals, without the zero rows: awards and
+    deductions by rule category (its village's, where it is the only one
+    awarded), checkouts under category ""."""
+    hh = world.households[key]
+    out = {}
+    for r in db.session.scalars(select(CategoryMonth).where(CategoryMonth.village_id == hh.village_id)):
+        figures = {f: getattr(r, f) for f in totals.CATEGORY_FIGURES if getattr(r, f)}
+        if figures:
+            out[(r.month, r.category)] = figures
+    for r in db.session.scalars(select(HouseholdMonth).where(HouseholdMonth.household_id == hh.id)):
+        figures = {f: getattr(r, f) for f in ("redeemed", "checkouts") if getattr(r, f)}
+        if figures:
+            out[(r.month, "")] = figures
+    return out
 
 
 def test_totals_follow_awards_decisions_reversals_checkouts_and_voids(client, world):

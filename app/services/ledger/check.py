@@ -115,18 +115,38 @@ def check_idempotency(now: datetime) -> list[Violation]:
 
 
 def check_totals(now: datetime) -> list[Violation]:
-    """The monthly totals (household_months) equal what the ledger says:
-    live awards and deductions by month and category, checkouts not voided."""
-    rows = totals.differences(db.session.connection())
+    """The monthly totals (household_months, category_months) equal what the
+    ledger says: live awards and deductions by month (and village and rule
+    category), checkouts not voided."""
     out = []
-    for side, hid, month, category, *figures in rows:
-        shown = ", ".join(f"{name} {value}" for name, value in zip(totals.FIGURES, figures) if value)
+    for name, side, *row in totals.differences(db.session.connection()):
+        keys, figures = row[:3], row[3:]
+        names = totals.FIGURES if name == "household_months" else totals.CATEGORY_FIGURES
+        shown = ", ".join(f"{n} {value}" for n, value in zip(names, figures) if value)
         where = "kept in the totals but not in the ledger" if side == "kept" else \
             "in the ledger but not in the totals"
-        out.append(Violation(1, f"household {hid}, {str(month)[:7]} {category or '-'}: "
-                                f"{shown or 'zero'} is {where}"))
+        if name == "household_months":
+            label = f"household {keys[0]}, {str(keys[1])[:7]}"
+        else:
+            label = f"village {keys[0]}, {str(keys[1])[:7]} {keys[2]}"
+        out.append(Violation(1, f"{label}: {shown or 'zero'} is {where}"))
     return out
 
 
+def check_last_days(now: datetime) -> list[Violation]:
+    """Each household's last award and last redemption days equal what its entries say."""
+    h = Household.__table__
+    award, redeemed = totals.last_award_of(h.c.id), totals.last_redeemed_of(h.c.id)
+    rows = db.session.execute(
+        select(h.c.id, h.c.last_award_on, award, h.c.last_redeemed_on, redeemed)
+        .where(or_(h.c.last_award_on.is_distinct_from(award),
+                   h.c.last_redeemed_on.is_distinct_from(redeemed)))
+        .order_by(h.c.id).limit(50)).all()
+    return [Violation(1, f"household {hid}: last award {kept_a} and last redemption {kept_r} "
+                         f"kept, but the ledger says {want_a} and {want_r}")
+            for hid, kept_a, want_a, kept_r, want_r in rows]
+
+
 BALANCE_CHECKS = [check_balances]
-CHECKS = [check_reversals, check_due, check_entries, check_idempotency, check_totals]
+CHECKS = [check_reversals, check_due, check_entries, check_idempotency, check_totals,
+          check_last_days]

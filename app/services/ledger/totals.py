@@ -1,22 +1,25 @@
-"""The monthly totals (household_months) the reports read: what a change of
-the ledger adds to them or takes away. Only the writer calls `apply`, in the
-same transaction as the change; `expected` recomputes them from the ledger,
-for the check."""
+"""The monthly totals the reports read, and what a change of the ledger adds
+to them or takes away: per household and month (household_months: points
+awarded and deducted, checkouts), per village, month and rule category
+(category_months: awards and deductions), and each household's last award
+and redemption day. Only the writer calls `apply`, in the same transaction as
+the change; `expected_*` recompute them from the ledger, for the check."""
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import case, except_, exists, func, literal, or_, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, case, except_, exists, func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from app.models import LIVE_STATUSES, Checkout, HouseholdMonth, LedgerEntry, Rule
+from app.models import (LIVE_STATUSES, CategoryMonth, Checkout, Household, HouseholdMonth,
+                        LedgerEntry, Rule)
 
 FIGURES = ("awarded", "awards", "deducted", "deductions", "redeemed", "checkouts")
+CATEGORY_FIGURES = ("awarded", "awards", "deducted", "deductions")
 # Kinds whose live entries count in the totals; a checkout counts through its redemption.
 COUNTED_KINDS = ("award", "deduction")
 table = HouseholdMonth.__table__
-Key = tuple[int, date, str]  # household id, first day of the month, category
+category_table = CategoryMonth.__table__
 
 
 def month_of(day: date) -> date:
@@ -24,71 +27,151 @@ def month_of(day: date) -> date:
 
 
 class Deltas:
-    """Changes to the totals, summed per (household, month, category) before they are written."""
+    """Changes to the totals, summed per row before they are written."""
 
     def __init__(self):
-        self.rows: dict[Key, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+        # (household, month) -> FIGURES; (household, month, category) -> CATEGORY_FIGURES
+        # (the household's village is looked up as the row is written).
+        self.rows: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+        self.categories: dict[tuple[int, date, str], dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(CATEGORY_FIGURES, 0))
+        # households.last_award_on / last_redeemed_on: a later day moves them
+        # forward; an award or checkout that stops counting has them recounted.
+        self.awarded_on: dict[int, date] = {}
+        self.redeemed_on: dict[int, date] = {}
+        self.recount: set[int] = set()
 
     def entry(self, household_id: int, kind: str, points: int, occurred_on: date,
               category: str | None, sign: int = 1) -> None:
         """An award or deduction starts (sign 1) or stops (sign -1) counting."""
-        row = self.rows[(household_id, month_of(occurred_on), category or "")]
+        month = month_of(occurred_on)
+        for row in (self.rows[(household_id, month)],
+                    self.categories[(household_id, month, category or "")]):
+            if kind == "award":
+                row["awarded"] += sign * points
+                row["awards"] += sign
+            elif kind == "deduction":
+                row["deducted"] -= sign * points
+                row["deductions"] += sign
         if kind == "award":
-            row["awarded"] += sign * points
-            row["awards"] += sign
-        elif kind == "deduction":
-            row["deducted"] -= sign * points
-            row["deductions"] += sign
+            if sign > 0:
+                _later(self.awarded_on, household_id, occurred_on)
+            else:
+                self.recount.add(household_id)
 
-    def checkout(self, household_id: int, day: date, points: int, sign: int = 1) -> None:
-        """A checkout of `points` made on local `day` counts (1) or is voided (-1)."""
-        row = self.rows[(household_id, month_of(day), "")]
+    def checkout(self, household_id: int, day: date, points: int, sign: int = 1,
+                 dated: bool = False) -> None:
+        """A checkout of `points` made on local `day` counts (1) or is voided (-1).
+        `dated`: the debit has already set the household's last_redeemed_on."""
+        row = self.rows[(household_id, month_of(day))]
         row["redeemed"] += sign * points
         row["checkouts"] += sign
+        if sign < 0:
+            self.recount.add(household_id)
+        elif not dated:
+            _later(self.redeemed_on, household_id, day)
 
     def __bool__(self) -> bool:
-        return any(any(v) for v in self.rows.values())
+        return (any(any(v) for v in self.rows.values()) or bool(self.awarded_on)
+                or bool(self.redeemed_on) or bool(self.recount))
 
 
-_UPSERTS = {}
+def _later(days: dict[int, date], household_id: int, day: date) -> None:
+    if days.get(household_id) is None or days[household_id] < day:
+        days[household_id] = day
 
 
-def _upsert(dialect: str):
-    """INSERT ... ON CONFLICT DO UPDATE adding to the row, built once per dialect."""
-    if dialect not in _UPSERTS:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(table)
-        _UPSERTS[dialect] = stmt.on_conflict_do_update(
-            index_elements=[table.c.household_id, table.c.month, table.c.category],
-            set_={f: table.c[f] + stmt.excluded[f] for f in FIGURES})
-    return _UPSERTS[dialect]
-
-
-# Many rows at once (a history import, the demo): straight to the driver, since
-# SQLAlchemy's per-row parameter processing would cost more than the upsert.
-# The statement is the same on SQLite and PostgreSQL but for the parameter marks.
-_RAW_UPSERT = ("INSERT INTO household_months (household_id, month, category, {figures}) "
-               "VALUES ({marks}) ON CONFLICT (household_id, month, category) DO UPDATE SET {sets}")
 RAW_FROM = 1000
 
 
+def _upsert_sql(target: str, keys: tuple[str, ...], figures: tuple[str, ...], select_keys: str,
+                mark: str, conflict: tuple[str, ...]) -> str:
+    """INSERT ... SELECT (the village from the household row) ... ON CONFLICT
+    DO UPDATE adding to the row: one statement for SQLite and PostgreSQL."""
+    marks = ", ".join([mark] * len(figures))
+    return (f"INSERT INTO {target} ({', '.join(keys)}, {', '.join(figures)}) "
+            f"SELECT {select_keys}, {marks} FROM households WHERE id = {mark} "
+            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
+            + ", ".join(f"{f} = {target}.{f} + excluded.{f}" for f in figures))
+
+
 def apply(conn: Connection, deltas: Deltas) -> None:
-    """Add the deltas to the totals, in (household, month, category) order."""
-    rows = [(key, figures) for key, figures in sorted(deltas.rows.items()) if any(figures.values())]
-    if not rows:
+    """Add the deltas to the totals (rows in key order), then move the households' last days."""
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    day = (lambda d: d.isoformat()) if sqlite else (lambda d: d)
+    months = [(key, f) for key, f in sorted(deltas.rows.items()) if any(f.values())]
+    if months:
+        sql = _upsert_sql("household_months", ("household_id", "month", "village_id"), FIGURES,
+                          f"id, {mark}, village_id", mark, ("household_id", "month"))
+        params = [(day(month), *(f[n] for n in FIGURES), hid) for (hid, month), f in months]
+        conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+    categories = [(key, f) for key, f in sorted(deltas.categories.items()) if any(f.values())]
+    if categories:
+        sql = _upsert_sql("category_months", ("village_id", "month", "category"), CATEGORY_FIGURES,
+                          f"village_id, {mark}, {mark}", mark, ("village_id", "month", "category"))
+        params = [(day(month), category, *(f[n] for n in CATEGORY_FIGURES), hid)
+                  for (hid, month, category), f in categories]
+        conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+    for column, days in (("last_award_on", deltas.awarded_on), ("last_redeemed_on", deltas.redeemed_on)):
+        _move_last(conn, column, {h: d for h, d in days.items() if h not in deltas.recount})
+    if deltas.recount:
+        ids = sorted(deltas.recount)
+        for start in range(0, len(ids), RAW_FROM):
+            conn.execute(_RECOUNT, {"ids": ids[start:start + RAW_FROM]})
+
+
+households = Household.__table__
+entries = LedgerEntry.__table__
+_reversal = aliased(LedgerEntry)
+
+
+def last_award_of(household_id):
+    """The day of a household's latest live award (a scalar subquery)."""
+    return (select(func.max(entries.c.occurred_on))
+            .where(entries.c.household_id == household_id, entries.c.kind == "award",
+                   entries.c.status.in_(LIVE_STATUSES),
+                   ~exists().where(_reversal.reversal_of == entries.c.id,
+                                   _reversal.household_id == entries.c.household_id))
+            .scalar_subquery())
+
+
+def last_redeemed_of(household_id):
+    """The day of a household's latest checkout not voided (a scalar subquery)."""
+    return (select(func.max(entries.c.occurred_on))
+            .select_from(entries.join(Checkout.__table__, Checkout.id == entries.c.checkout_id))
+            .where(entries.c.household_id == household_id, entries.c.kind == "redemption",
+                   Checkout.voided_at.is_(None))
+            .scalar_subquery())
+
+
+# An award reversed or cancelled, a checkout voided: the household's last days
+# are read again from its own entries (ix_ledger_household_status).
+_RECOUNT = (update(households).where(households.c.id.in_(bindparam("ids", expanding=True)))
+            .values(last_award_on=last_award_of(households.c.id),
+                    last_redeemed_on=last_redeemed_of(households.c.id)))
+_MOVE_LAST = {
+    column: (update(households).where(
+        households.c.id == bindparam("hid"),
+        or_(households.c[column].is_(None), households.c[column] < bindparam("day")))
+        .values({column: bindparam("day")}))
+    for column in ("last_award_on", "last_redeemed_on")}
+
+
+def _move_last(conn: Connection, column: str, days: dict[int, date]) -> None:
+    """Move a last day forward where `days` has a later one, households in id order."""
+    if not days:
         return
-    if len(rows) < RAW_FROM:
-        params = [{"household_id": hid, "month": month, "category": category, **figures}
-                  for (hid, month, category), figures in rows]
-        conn.execute(_upsert(conn.dialect.name), params if len(params) > 1 else params[0])
+    if len(days) < RAW_FROM:
+        conn.execute(_MOVE_LAST[column], [{"hid": h, "day": days[h]} for h in sorted(days)])
         return
     sqlite = conn.dialect.name == "sqlite"
-    sql = _RAW_UPSERT.format(
-        figures=", ".join(FIGURES), marks=", ".join(["?" if sqlite else "%s"] * (3 + len(FIGURES))),
-        sets=", ".join(f"{f} = household_months.{f} + excluded.{f}" for f in FIGURES))
-    conn.exec_driver_sql(sql, [
-        (hid, month.isoformat() if sqlite else month, category, *(figures[f] for f in FIGURES))
-        for (hid, month, category), figures in rows])
+    mark = "?" if sqlite else "%s"
+    conn.exec_driver_sql(
+        f"UPDATE households SET {column} = {mark} WHERE id = {mark} "
+        f"AND ({column} IS NULL OR {column} < {mark})",
+        [(d.isoformat() if sqlite else d, h, d.isoformat() if sqlite else d)
+         for h, d in sorted(days.items())])
 
 
 def _month_expr(dialect: str, column):
@@ -97,48 +180,70 @@ def _month_expr(dialect: str, column):
     return func.cast(func.date_trunc("month", column), HouseholdMonth.month.type)
 
 
-def expected(conn: Connection):
-    """The totals as the ledger says they should be, as a SELECT of
-    (household_id, month, category, *FIGURES)."""
+def _counted(conn: Connection):
+    """Every live, unreversed award and deduction and every checkout not voided,
+    as rows (household_id, village_id, month, category, *FIGURES)."""
     dialect = conn.dialect.name
     e = LedgerEntry.__table__
+    h = Household.__table__
     reversal = aliased(LedgerEntry)
     is_award = case((e.c.kind == "award", 1), else_=0)
     is_deduction = case((e.c.kind == "deduction", 1), else_=0)
-    entries = (
-        select(e.c.household_id.label("household_id"),
+    entries_ = (
+        select(e.c.household_id.label("household_id"), h.c.village_id.label("village_id"),
                _month_expr(dialect, e.c.occurred_on).label("month"),
                func.coalesce(Rule.category, "").label("category"),
                (is_award * e.c.points).label("awarded"), is_award.label("awards"),
                (-is_deduction * e.c.points).label("deducted"), is_deduction.label("deductions"),
                literal(0).label("redeemed"), literal(0).label("checkouts"))
-        .select_from(e.outerjoin(Rule.__table__, Rule.id == e.c.rule_id))
+        .select_from(e.join(h, h.c.id == e.c.household_id)
+                     .outerjoin(Rule.__table__, Rule.id == e.c.rule_id))
         .where(e.c.kind.in_(COUNTED_KINDS), e.c.status.in_(LIVE_STATUSES),
                # A reversal erases the entry it names, if it is of the same household.
                ~exists().where(reversal.reversal_of == e.c.id,
                                reversal.household_id == e.c.household_id)))
     redemptions = (
-        select(e.c.household_id, _month_expr(dialect, e.c.occurred_on), literal(""),
-               literal(0), literal(0), literal(0), literal(0), -e.c.points, literal(1))
-        .select_from(e.join(Checkout.__table__, Checkout.id == e.c.checkout_id))
+        select(e.c.household_id, h.c.village_id, _month_expr(dialect, e.c.occurred_on),
+               literal(""), literal(0), literal(0), literal(0), literal(0), -e.c.points, literal(1))
+        .select_from(e.join(h, h.c.id == e.c.household_id)
+                     .join(Checkout.__table__, Checkout.id == e.c.checkout_id))
         .where(e.c.kind == "redemption", Checkout.voided_at.is_(None)))
-    rows = union_all(entries, redemptions).subquery()
-    return (select(rows.c.household_id, rows.c.month, rows.c.category,
+    return union_all(entries_, redemptions).subquery()
+
+
+def expected(conn: Connection):
+    """household_months as the ledger says it should be: (household_id, month, village_id, *FIGURES)."""
+    rows = _counted(conn)
+    return (select(rows.c.household_id, rows.c.month, rows.c.village_id,
                    *[func.sum(rows.c[f]).label(f) for f in FIGURES])
-            .group_by(rows.c.household_id, rows.c.month, rows.c.category))
+            .group_by(rows.c.household_id, rows.c.month, rows.c.village_id))
+
+
+def expected_categories(conn: Connection):
+    """category_months as the ledger says: (village_id, month, category, *CATEGORY_FIGURES)."""
+    rows = _counted(conn)
+    return (select(rows.c.village_id, rows.c.month, rows.c.category,
+                   *[func.sum(rows.c[f]).label(f) for f in CATEGORY_FIGURES])
+            .where(rows.c.category != "")
+            .group_by(rows.c.village_id, rows.c.month, rows.c.category)
+            .having(or_(*[func.sum(rows.c[f]) != 0 for f in CATEGORY_FIGURES])))
 
 
 def differences(conn: Connection, limit: int = 50) -> list[tuple]:
     """Rows where the kept totals and the ledger disagree, compared in the
-    database (EXCEPT both ways): ("kept" or "ledger", household_id, month,
-    category, *FIGURES) for the side that has the row the other lacks."""
-    want = expected(conn).subquery()
-    kept = (select(table.c.household_id, table.c.month, table.c.category,
-                   *[table.c[f] for f in FIGURES])
-            .where(or_(*[table.c[f] != 0 for f in FIGURES])))
-    want_rows = select(*want.c)
+    database (EXCEPT both ways): (table, "kept" or "ledger", *key, *figures)
+    for the side that has the row the other lacks."""
     out = []
-    for side, stmt in (("ledger", except_(want_rows, kept)), ("kept", except_(kept, want_rows))):
-        rows = conn.execute(select(stmt.subquery()).limit(limit)).all()
-        out.extend((side, *row) for row in rows)
+    for name, tbl, keys, figures, want in (
+            ("household_months", table, ("household_id", "month", "village_id"), FIGURES,
+             expected(conn)),
+            ("category_months", category_table, ("village_id", "month", "category"),
+             CATEGORY_FIGURES, expected_categories(conn))):
+        want = want.subquery()
+        kept = (select(*[tbl.c[k] for k in keys], *[tbl.c[f] for f in figures])
+                .where(or_(*[tbl.c[f] != 0 for f in figures])))
+        want_rows = select(*want.c).where(or_(*[want.c[f] != 0 for f in figures]))
+        for side, stmt in (("ledger", except_(want_rows, kept)), ("kept", except_(kept, want_rows))):
+            rows = conn.execute(select(stmt.subquery()).limit(limit)).all()
+            out.extend((name, side, *row) for row in rows)
     return out[:limit]

@@ -1,6 +1,6 @@
 """The one writer of the points ledger. Nothing else in the app inserts or
 changes a row of `ledger_entries`, changes `households.balance` or writes the
-monthly totals (`household_months`): every act that touches points (awards,
+monthly totals (`household_months`, `category_months`): every act that touches points (awards,
 deductions, adjustments, objections, decisions, reversals, expiry, posting
 due entries, checkouts and voids, the demo) asks a function here. So:
 
@@ -80,7 +80,7 @@ def _refresh_loaded(household_ids=(), posted_of=()) -> None:
         return
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, Household) and obj.id in household_ids:
-            db.session.expire(obj, ["balance", "updated_at"])
+            db.session.expire(obj, ["balance", "updated_at", "last_award_on", "last_redeemed_on"])
         elif isinstance(obj, LedgerEntry) and obj.household_id in posted_of:
             db.session.expire(obj, ["status", "posted_at"])
 
@@ -136,7 +136,7 @@ def add(new: list[LedgerEntry], now: datetime) -> list[LedgerEntry]:
     deltas = totals.Deltas()
     _count(deltas, [e for e in new if e.status in LIVE], 1)
     totals.apply(conn, deltas)
-    _refresh_loaded(household_ids=posted)
+    _refresh_loaded(household_ids={e.household_id for e in new})
     return new
 
 
@@ -213,6 +213,7 @@ def cancel(entry: LedgerEntry, *, actor_id: int, reason: str, now: datetime) -> 
     entry.decision_reason = reason
     db.session.flush()
     totals.apply(db.session.connection(), deltas)
+    _refresh_loaded(household_ids=[entry.household_id])
 
 
 # -- posting due entries --------------------------------------------------------------
@@ -319,7 +320,9 @@ def post_due_for(conn: Connection, household_id: int, now: datetime) -> None:
 
 _DEBIT = (update(households)
           .where(households.c.id == bindparam("household_id"), households.c.balance >= bindparam("total"))
-          .values(balance=households.c.balance - bindparam("total"), updated_at=bindparam("now"))
+          .values(balance=households.c.balance - bindparam("total"), updated_at=bindparam("now"),
+                  # Today is never before a household's last checkout: no comparison needed.
+                  last_redeemed_on=bindparam("today"))
           .returning(households.c.balance))
 _BALANCE = select(households.c.balance).where(households.c.id == bindparam("household_id"))
 _INSERT_ENTRY = insert(entries).returning(entries.c.id)
@@ -328,7 +331,8 @@ _INSERT_ENTRY = insert(entries).returning(entries.c.id)
 def debit(conn: Connection, household_id: int, total: int, now: datetime) -> int | None:
     """Take `total` points if the balance holds them: the balance after, or None
     (nothing taken). Its UPDATE locks the household row: a checkout's lock point."""
-    return conn.execute(_DEBIT, {"household_id": household_id, "total": total, "now": now}).scalar()
+    return conn.execute(_DEBIT, {"household_id": household_id, "total": total, "now": now,
+                                 "today": local_today(now)}).scalar()
 
 
 def balance_of(conn: Connection, household_id: int) -> int:
@@ -345,7 +349,7 @@ def record_redemption(conn: Connection, *, household_id: int, checkout_id: int, 
         "posted_at": now, "occurred_on": day, "created_at": now, "created_by_id": actor_id,
         "checkout_id": checkout_id, "note": note, "needs_approval": False}).scalar_one()
     deltas = totals.Deltas()
-    deltas.checkout(household_id, day, total)
+    deltas.checkout(household_id, day, total, dated=True)
     totals.apply(conn, deltas)
     return entry_id
 
@@ -422,5 +426,41 @@ def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) ->
         conn.exec_driver_sql(sql, stored[start:start + CHUNK * 10])
     _move_balances(conn, balances, now)
     totals.apply(conn, deltas)
-    _refresh_loaded(household_ids=balances)
+    _refresh_loaded(household_ids=set(balances) | set(deltas.awarded_on))
+    return len(stored)
+
+
+def add_redemptions_many(rows: list[tuple], now: datetime) -> int:
+    """The redemption entries of many checkouts written elsewhere in bulk (the
+    demo's history): tuples (entry id, household id, points, made at, by user
+    id, checkout id); each entry is posted, its points taken from the balance
+    and counted in its month's totals. The caller has the households to itself
+    and has checked that every balance held its checkouts."""
+    if not rows:
+        return 0
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    spent: dict[int, int] = defaultdict(int)
+    deltas = totals.Deltas()
+    stored = []
+    for entry_id, hid, points, made_at, by, checkout_id in rows:
+        day = local_today(made_at)
+        spent[hid] -= points
+        deltas.checkout(hid, day, points)
+        stamp = _stamp_sqlite(made_at) if sqlite else made_at
+        stored.append((entry_id, hid, "redemption", -points, "posted",
+                       day.isoformat() if sqlite else day, stamp, by, stamp, checkout_id, False))
+    mark = "?" if sqlite else "%s"
+    columns = ("id", "household_id", "kind", "points", "status", "occurred_on", "created_at",
+               "created_by_id", "posted_at", "checkout_id", "needs_approval")
+    sql = (f"INSERT INTO ledger_entries ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    for start in range(0, len(stored), CHUNK * 10):
+        conn.exec_driver_sql(sql, stored[start:start + CHUNK * 10])
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), "
+                             "(SELECT MAX(id) FROM ledger_entries))")
+    _move_balances(conn, spent, now)
+    totals.apply(conn, deltas)
+    _refresh_loaded(household_ids=spent)
     return len(stored)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
+from app.services.clock import local_today
 from app.services.errors import Errors, NotFound, ValidationError
 from app.services.people import policy
 from app.services.people.scope import (get_region, visible_households, writable_household,
@@ -108,6 +109,9 @@ def update_household(actor: User, household_id, data: dict) -> Household:
     changed = [k for k, v in fields.items() if getattr(hh, k) != v]
     for key in changed:
         setattr(hh, key, fields[key])
+    if "status" in changed:
+        # The reports count a household in the ranges it was registered for.
+        hh.exited_on = local_today() if hh.status == "exited" else None
     if changed:
         audit.record(actor, "household.update", hh, fields=changed)
     return hh
