@@ -33,13 +33,11 @@ from app.services import validate
 from app.services.errors import Errors
 from app.services.goods import products
 from app.services.people.households import tags_field
-from app.services.points.awards import DATE_RE
 from app.services.points.rules import boolean_field
 from app.services.validate import MAX_ID
 
 REQUIRED = _l("This field is required.")
 WHOLE = _l("Must be a whole number.")
-BAD_DATE = _l("Use a date like 2026-03-01.")
 
 # Characters validate.text refuses (CONTROL_RE), as a JSON Schema character class.
 CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
@@ -171,21 +169,9 @@ def Choice(values, *, optional: bool = False):
     return Annotated[literal | None if optional else literal, Check(check)]
 
 
-def day(errors: Errors, data: dict, field: str, *, required: bool) -> date | None:
-    """A date as the services read it (YYYY-MM-DD, surrounding spaces allowed);
-    whether it may lie in the future or so far back is theirs to say."""
-    value = data.get(field)
-    if value is None or value == "":
-        if required:
-            errors.add(field, REQUIRED)
-        return None
-    try:
-        if not isinstance(value, str) or not DATE_RE.fullmatch(value.strip()):
-            raise ValueError
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        errors.add(field, BAD_DATE)
-        return None
+# A date as the services read it; whether it may lie in the future or so far
+# back is theirs to say.
+day = validate.day
 
 
 def Day(rule: str):

@@ -1,5 +1,6 @@
 """Small checks shared by the services, each adding a translated message to an Errors."""
 import re
+from datetime import date
 
 from sqlalchemy import or_
 
@@ -114,3 +115,24 @@ def contains(q: str, *columns):
     wildcards in it taken literally."""
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return or_(*[column.like(like, escape="\\") for column in columns])
+
+
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def day(errors: Errors, data: dict, field: str, *, required: bool = False) -> date | None:
+    """A date written 2026-03-01 (surrounding spaces allowed); None when absent
+    or wrong (with a message). Whether it may lie in the future or so far back
+    is the caller's to say."""
+    value = data.get(field)
+    if value is None or value == "":
+        if required:
+            errors.add(field, _l("This field is required."))
+        return None
+    try:
+        if not isinstance(value, str) or not DATE_RE.fullmatch(value.strip()):
+            raise ValueError
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors.add(field, _l("Use a date like 2026-03-01."))
+        return None

@@ -1,7 +1,6 @@
 """Donors and donations: receiving goods (each line a lot), cash donations
 and the goods bought with them, and the trace that shows a donor where the
 goods went without ever naming a household."""
-import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -20,9 +19,9 @@ from app.services.goods.products import product_ref
 from app.services.people import policy
 from app.services.people.scope import (one_in_reach, supermarket_for, visible_donations,
                                        visible_donors)
+from app.services import validate
 from app.services.validate import as_id, choice, contains, text
 
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 500
 DONOR_NAME_MAX = 100
 CONTACT_MAX = 200
@@ -87,15 +86,10 @@ def all_donors() -> list[Donor]:
 
 def _date(errors: Errors, data: dict, field: str) -> date | None:
     """A local date, today when absent; never in the future."""
-    value = data.get(field)
-    if value is None or value == "":
+    if data.get(field) in (None, ""):
         return local_today()
-    try:
-        if not isinstance(value, str) or not DATE_RE.fullmatch(value.strip()):
-            raise ValueError
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        errors.add(field, _l("Use a date like 2026-03-01."))
+    day = validate.day(errors, data, field)
+    if day is None:
         return None
     if day > local_today():
         errors.add(field, _l("The date is in the future."))

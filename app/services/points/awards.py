@@ -19,9 +19,9 @@ from app.services.people import policy
 from app.services.people.scope import get_household, visible_households
 from app.services.points.evidence import prepare_photo, store_photo
 from app.services.points.rules import current_rule
+from app.services import validate
 from app.services.validate import as_id, integer, text
 
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NOTE_MAX = 500
 
 
@@ -60,16 +60,8 @@ def household_ids_field(errors: Errors, data: dict) -> list[int]:
 
 
 def _occurred_on(errors: Errors, data: dict, now: datetime) -> date | None:
-    value = data.get("occurred_on")
-    if value is None or value == "":
-        errors.add("occurred_on", _l("This field is required."))
-        return None
-    try:
-        if not isinstance(value, str) or not DATE_RE.fullmatch(value.strip()):
-            raise ValueError
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        errors.add("occurred_on", _l("Use a date like 2026-03-01."))
+    day = validate.day(errors, data, "occurred_on", required=True)
+    if day is None:
         return None
     today = local_today(now)
     max_age = int(current_app.config["POINTS_MAX_AGE_DAYS"])
