@@ -7,6 +7,7 @@ from app.boundary import attempt
 from app.forms import apply_errors, list_args
 from app.goods import bp
 from app.goods.forms import ImportForm, ProductForm
+from app.services import audit
 from app.services.errors import ValidationError
 from app.services.goods import products as service
 from app.services.people import policy
@@ -114,5 +115,6 @@ def export_products():
     policy.require(current_user, "products.export")
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     content, mimetype, filename = service.export_products(fmt)
+    audit.record_ref(current_user, "export", "products", None, format=fmt)
     return Response(content, mimetype=mimetype,
                     headers={"Content-Disposition": f"attachment; filename={filename}"})

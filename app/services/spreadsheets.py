@@ -15,30 +15,75 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
 
 
-def export_table(name: str, columns, rows, fmt: str = "csv", *,
-                 text_columns: tuple[int, ...] = ()) -> tuple[bytes, str, str]:
-    """(content, mimetype, filename) of `rows` under `columns`: .xlsx, or CSV
-    with a BOM so Excel opens the Chinese correctly. `text_columns` (1-based)
-    are kept as text in .xlsx (barcodes would show as 6.90123E+12)."""
-    if fmt == "xlsx":
-        from openpyxl import Workbook
+# A cell that starts with one of these would be read by Excel as a formula
+# (or split a CSV line): it is written as text with a leading ' (numbers stay
+# numbers), and the project's own imports strip that ' again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-        wb = Workbook()
-        ws = wb.active
-        ws.title = name
-        ws.append(list(columns))
-        for row in rows:
-            ws.append(row)
-            for column in text_columns:
-                ws.cell(row=ws.max_row, column=column).number_format = "@"
-        out = io.BytesIO()
-        wb.save(out)
-        return out.getvalue(), XLSX_MIME, f"{name}.xlsx"
+
+def safe_cell(value):
+    """A value as the exporter writes it: text that could start a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    if value is not None and not isinstance(value, (str, int, float)):
+        return str(value)   # lazy translations, dates
+    return value
+
+
+def unescape_cell(value):
+    """What safe_cell wrote, read back: the leading ' of an escaped formula dropped."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in FORMULA_START:
+        return value[1:]
+    return value
+
+
+def csv_chunks(columns, rows, every: int = 500):
+    """CSV (UTF-8 with a BOM, so Excel opens the Chinese correctly) in chunks,
+    a few hundred rows each: a long export starts downloading at once."""
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8"), CSV_MIME, f"{name}.csv"
+    writer.writerow([safe_cell(c) for c in columns])
+    yield ("\ufeff" + out.getvalue()).encode("utf-8")
+    out.seek(0), out.truncate()
+    for i, row in enumerate(rows, 1):
+        writer.writerow([safe_cell(v) for v in row])
+        if i % every == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0), out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(name: str, columns, rows, *, text_columns: tuple[int, ...] = ()) -> bytes:
+    """An .xlsx of one sheet, written row by row (openpyxl's write-only mode).
+    `text_columns` (1-based) are kept as text (barcodes would show as 6.90123E+12)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(name[:31])
+    ws.append([safe_cell(c) for c in columns])
+    for row in rows:
+        cells = []
+        for index, value in enumerate(row, 1):
+            value = safe_cell(value)
+            if index in text_columns or (isinstance(value, str) and value.startswith("'")):
+                cell = WriteOnlyCell(ws, value=value)
+                cell.number_format = "@"
+                cells.append(cell)
+            else:
+                cells.append(value)
+        ws.append(cells)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def export_table(name: str, columns, rows, fmt: str = "csv", *,
+                 text_columns: tuple[int, ...] = ()) -> tuple[bytes, str, str]:
+    """(content, mimetype, filename) of `rows` under `columns`, as .xlsx or CSV."""
+    if fmt == "xlsx":
+        return xlsx_bytes(name, columns, rows, text_columns=text_columns), XLSX_MIME, f"{name}.xlsx"
+    return b"".join(csv_chunks(columns, rows)), CSV_MIME, f"{name}.csv"
 
 
 # -- reading -----------------------------------------------------------------------
@@ -131,7 +176,7 @@ def read_table(raw: bytes, filename: str, *, max_rows: int) -> list[list]:
 def _capped(rows, max_rows: int) -> list[list]:
     table = []
     for row in rows:
-        table.append(list(row))
+        table.append([unescape_cell(v) for v in row])
         if len(table) > max_rows + 1:
             raise file_error(_l("At most %(n)d rows at once.", n=max_rows))
     return table

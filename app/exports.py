@@ -1,0 +1,31 @@
+"""Downloads of tables (reports, lists) for the pages and the API alike: one
+exporter (app.services.spreadsheets), every export recorded in the audit
+trail with who, what and which filters (never names searched for)."""
+from flask import Response, stream_with_context
+
+from app.models import User
+from app.services import audit
+from app.services.spreadsheets import CSV_MIME, XLSX_MIME, csv_chunks, xlsx_bytes
+
+FORMATS = ("csv", "xlsx")
+# Filters worth recording: ids, dates, choices. Free text (a searched name) never is.
+RECORDED = ("region_id", "village_id", "tag", "from", "to", "period", "sort", "months", "status",
+            "supermarket_id", "donor_id", "kind")
+
+
+def wanted(args) -> str | None:
+    """The export format a request asks for (?format=csv|xlsx), or None for the page or JSON."""
+    fmt = args.get("format")
+    return fmt if fmt in FORMATS else None
+
+
+def send_table(actor: User, name: str, columns, rows, fmt: str, *, filters) -> Response:
+    """`rows` under `columns` as a download; CSV streams as it is written."""
+    audit.record_ref(actor, "export", name, None, format=fmt, rows=len(rows),
+                     filters={k: filters[k] for k in RECORDED if filters.get(k) not in (None, "")})
+    filename = f"{name}.{fmt}"
+    headers = {"Content-Disposition": f"attachment; filename={filename}"}
+    if fmt == "xlsx":
+        return Response(xlsx_bytes(name, columns, rows), mimetype=XLSX_MIME, headers=headers)
+    return Response(stream_with_context(csv_chunks(columns, rows)), mimetype=CSV_MIME,
+                    headers=headers)
