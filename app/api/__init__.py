@@ -3,4 +3,5 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import auth, cards, checkouts, goods, households, places, openapi, points  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth, cards, checkouts, goods, households, openapi, places, points, reports)

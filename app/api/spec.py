@@ -141,17 +141,21 @@ PROBLEMS = {
 }
 
 
+EXPORT_MEDIA = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
 class ApiResponse(Response):
     """spectree's Response, with problems as application/problem+json and
     binary bodies (PNG, PDF, JPEG) under their own media type."""
 
-    def __init__(self, status: int, model, *, media: str | None, problems: dict[int, str]):
+    def __init__(self, status: int, model, *, media: str | None, problems: dict[int, str],
+                 exports: bool = False):
         codes = [] if model is not None else [f"HTTP_{status}"]
         models = {f"HTTP_{status}": model} if model is not None else {}
         for code, description in sorted(problems.items()):
             models[f"HTTP_{code}"] = (Problem, description)
         super().__init__(*codes, **models)
-        self.status, self.media = status, media
+        self.status, self.media, self.exports = status, media, exports
 
     def add_model(self, code, model, replace=True, description=None):
         if not replace:  # spectree adds a 422 to every route: ours are declared
@@ -167,6 +171,11 @@ class ApiResponse(Response):
         if self.media:
             spec[str(self.status)]["content"] = {
                 self.media: {"schema": {"type": "string", "contentMediaType": self.media}}}
+        if self.exports:
+            # ?format=csv|xlsx: every row matching the filters, as a file.
+            for media in EXPORT_MEDIA:
+                spec[str(self.status)]["content"][media] = {
+                    "schema": {"type": "string", "contentMediaType": media}}
         return spec
 
 
@@ -232,6 +241,8 @@ def check_response(resp: ApiResponse, result):
     if model is None and f"HTTP_{status}" not in resp.codes:
         raise ResponseMismatch(f"{request.method} {request.path}: status {status} "
                                "is not documented")
+    if resp.exports and status == resp.status and response.mimetype in EXPORT_MEDIA:
+        return response
     if model is not None:
         if response.mimetype != "application/json":
             raise ResponseMismatch(f"{request.path}: {response.mimetype}, documented JSON")
@@ -315,14 +326,16 @@ def endpoint(act: str | None, *, tag: str, ok: int = 200, body=None, media: str 
              json: type[Schema] | None = None, query: type[Schema] | None = None,
              form: type[Schema] | None = None, form_data: Callable[[], dict] | None = None,
              problems: Iterable[int] | dict[int, str] = (), idempotent: bool = False,
-             public: bool = False, refused_when: dict[str, str] | None = None) -> Callable:
+             public: bool = False, refused_when: dict[str, str] | None = None,
+             exports: bool = False) -> Callable:
     """Declare an API route: the act it performs (None: any logged-in user, or
     anyone when `public`), its schemas and answers. `ok` and `body` are the
     success status and its model (`media` for a binary body); `problems` the
     statuses it may refuse with beyond those that follow from the rest;
     `refused_when` the fields outside the schemas (a path parameter) that
     its service may refuse, and why. A multipart or form request is read by
-    `form_data` and checked against `json`; `form` documents it."""
+    `form_data` and checked against `json`; `form` documents it. `exports`: the
+    list also answers ?format=csv|xlsx with a file."""
     statuses: dict[int, str] = {}
     if not public:
         statuses[401] = PROBLEMS[401]
@@ -352,7 +365,7 @@ def endpoint(act: str | None, *, tag: str, ok: int = 200, body=None, media: str 
         wrapped = spec.validate(
             query=query, json=json, form=form,
             headers=IdempotencyHeaders if idempotent else None,
-            resp=ApiResponse(ok, body, media=media, problems=statuses), tags=[tag],
+            resp=ApiResponse(ok, body, media=media, problems=statuses, exports=exports), tags=[tag],
             security={} if public else None, operation_id=view.__name__)(inner)
         if act is not None:
             wrapped = acting(act)(wrapped)

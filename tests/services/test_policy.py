@@ -53,6 +53,9 @@ donors.list                    y     y     .      y       .
 donors.manage                  y     .     .      y       .
 donations.read                 y     y     .      y       y
 donations.receive              y     .     .      y       .
+reports.read                   y     y     y      .       .
+reports.fairness               y     y     .      .       .
+visits.record                  y     y     y      .       .
 checkout.sell                  y     .     .      y       .
 checkout.read                  y     y     .      y       .
 checkout.void                  y     y     .      y       .

@@ -75,6 +75,11 @@ ACTS: dict[str, frozenset[str]] = {
     "donors.manage": frozenset({"admin", "volunteer"}),
     "donations.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
     "donations.receive": frozenset({"admin", "volunteer"}),
+    # reports (figures by household, village and month; needs a visit)
+    "reports.read": frozenset({"admin", "cadre", "staff"}),
+    # Patterns worth a question (never a sanction): for those who review staff.
+    "reports.fairness": frozenset({"admin", "cadre"}),
+    "visits.record": frozenset({"admin", "cadre", "staff"}),
     # the counter
     "checkout.sell": frozenset({"admin", "volunteer"}),
     "checkout.read": frozenset({"admin", "cadre", "volunteer"}),

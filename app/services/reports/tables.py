@@ -1,0 +1,67 @@
+"""The reports as tables for export: headers in the user's language, one row
+per item, every row matching the filters (not one page). The exporter
+(app.services.spreadsheets) writes them as CSV or .xlsx."""
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Region
+
+
+def _village_names(ids) -> dict[int, str]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all())
+
+
+def _day(value) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def engagement(rows: list[dict]) -> tuple[list, list[list]]:
+    categories = sorted({c for r in rows for c in r["by_category"]})
+    names = _village_names(r["village_id"] for r in rows)
+    columns = [_l("Code"), _l("Head of household"), _l("Village"), _l("Status"), _l("Earned"),
+               _l("Deducted"), _l("Redeemed"), _l("Awards"), _l("Last award"),
+               _l("Last redemption"), _l("Balance"), *categories]
+    return columns, [[r["code"], r["head_name"], names.get(r["village_id"], ""),
+                      _l("Active") if r["status"] == "active" else _l("Exited"),
+                      r["earned"], r["deducted"], r["redeemed"], r["awards"],
+                      _day(r["last_award_on"]), _day(r["last_redeemed_on"]), r["balance"],
+                      *[r["by_category"].get(c, 0) for c in categories]] for r in rows]
+
+
+def villages(rows: list[dict]) -> tuple[list, list[list]]:
+    columns = [_l("Rank"), _l("Village"), _l("Households"), _l("Participating"),
+               _l("Participation rate"), _l("Points awarded"), _l("Per household"),
+               _l("Points deducted"), _l("Points redeemed"), _l("Checkouts")]
+    return columns, [[r["rank"], r["name"], r["households"], r["participating_households"],
+                      r["participation_rate"], r["points_awarded"], r["awarded_per_household"],
+                      r["points_deducted"], r["points_redeemed"], r["checkouts"]] for r in rows]
+
+
+def trends(rows: list[dict]) -> tuple[list, list[list]]:
+    categories = sorted({c for r in rows for c in r["by_category"]})
+    columns = [_l("Month"), _l("Points awarded"), _l("Points deducted"), _l("Points redeemed"),
+               _l("Checkouts"), _l("Participating"), *categories]
+    return columns, [[r["month"], r["points_awarded"], r["points_deducted"], r["points_redeemed"],
+                      r["checkouts"], r["participating_households"],
+                      *[r["by_category"].get(c, 0) for c in categories]] for r in rows]
+
+
+def inactive(rows: list[dict]) -> tuple[list, list[list]]:
+    names = _village_names(r["village_id"] for r in rows)
+    columns = [_l("Code"), _l("Head of household"), _l("Village"), _l("Tags"), _l("Registered"),
+               _l("Last award"), _l("Last redemption"), _l("Last visit"), _l("Balance")]
+    return columns, [[r["code"], r["head_name"], names.get(r["village_id"], ""),
+                      "、".join(r["tags"]), _day(r["created_on"]), _day(r["last_award_on"]),
+                      _day(r["last_redeemed_on"]), _day(r["last_visit_on"]), r["balance"]]
+                     for r in rows]
+
+
+def fairness(flags: list[dict]) -> tuple[list, list[list]]:
+    columns = [_l("Check"), _l("About"), _l("Value"), _l("Threshold"), _l("What was seen"),
+               _l("Entries"), _l("Explained")]
+    return columns, [[f["kind"], f["subject"]["name"], f["value"], f["threshold"], f["explanation"],
+                      f["entry_count"], (f["explained"] or {}).get("note", "")] for f in flags]
