@@ -117,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     from app.main import bp as main_bp
     from app.points import bp as points_bp
     from app.public import bp as public_bp
+    from app.reports import bp as reports_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -124,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(households_bp, url_prefix="/households")
     app.register_blueprint(goods_bp, url_prefix="/goods")
     app.register_blueprint(points_bp, url_prefix="/points")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
     app.register_blueprint(public_bp)
     app.register_blueprint(counter_bp, url_prefix="/counter")
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -46,8 +46,11 @@ def set_language(code: str):
 @bp.get("/")
 @login_required
 def index():
-    """Each role's home page (main/home_<role>.html)."""
+    """Each role's home page (main/home_<role>.html); a cadre's is the dashboard."""
     user = current_user
+    if policy.can(user, "reports.fairness") and policy.reach(user) == "region":
+        from app.reports.views import dashboard
+        return dashboard(home=True)
     stats = {}
     if policy.can(user, "households.read_register"):
         hh = scope.visible_households(user).subquery()
@@ -59,5 +62,9 @@ def index():
     # Staff and cadres (whose reach is a region, not the whole county) see their villages listed.
     villages = db.session.scalars(scope.visible_villages(user)).all() \
         if stats and scope.region_paths(user) else []
+    quiet = None
+    if policy.can(user, "visits.record") and policy.can(user, "reports.read"):
+        from app.services.reports import visits
+        quiet = visits.inactive(user, {}, page=1, per_page=5)
     return render_template(f"main/home_{user.role}.html", stats=stats,
-                           supermarkets=supermarkets, villages=villages)
+                           supermarkets=supermarkets, villages=villages, quiet=quiet)

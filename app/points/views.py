@@ -16,6 +16,7 @@ from app.forms import apply_errors, flash_refusal
 from app.models import utcnow
 from app.points import bp
 from app.points.forms import AwardForm, PinForm, ReasonForm, RuleForm, RuleImportForm
+from app.services import audit
 from app.services.checkout import cards
 from app.services.clock import local_today
 from app.services.errors import (CapExceeded, Conflict, Forbidden, HouseholdInactive, NotFound,
@@ -23,6 +24,7 @@ from app.services.errors import (CapExceeded, Conflict, Forbidden, HouseholdInac
 from app.services.people import households, policy, scope
 from app.services.points import awards, entries, evidence, passbook, rules
 from app.services.points.notices import last_notice_day
+from app.services.reports import visits
 
 CARD_NUMBER = re.compile(r"\d{10}")
 
@@ -268,6 +270,7 @@ def _import_problems(err) -> list[tuple[str, str]]:
 def rules_export():
     fmt = "xlsx" if request.args.get("format") == "xlsx" else "csv"
     content, mimetype, filename = rules.export_rules(fmt)
+    audit.record_ref(current_user, "export", "rules", None, format=fmt)
     return Response(content, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
@@ -352,7 +355,7 @@ def household_passbook(household_id: int):
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     book = passbook.passbook_page(hh, page=page)
     return render_template("points/passbook.html", hh=hh, book=book, now=utcnow(),
-                           card=cards.current_card(hh))
+                           card=cards.current_card(hh), visits=visits.visits_of(current_user, hh))
 
 
 @bp.post("/households/<int:household_id>/pin")

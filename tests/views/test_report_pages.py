@@ -1,0 +1,99 @@
+"""The report pages: a cadre's home is the dashboard; the figures, lists and
+forms are those of app.services.reports."""
+import json
+from datetime import timedelta
+
+import pytest
+
+from app.extensions import db
+from app.models import Visit
+from app.services import clock
+from tests.factories import count, login
+from tests.reports_helpers import Data, args, build_report_data
+
+
+@pytest.fixture
+def data(app, world) -> Data:
+    return build_report_data(world)
+
+
+def page(client, path, **query) -> str:
+    r = client.get(path, query_string=query)
+    assert r.status_code == 200, (path, r.status_code)
+    return r.get_data(as_text=True)
+
+
+def table(html: str) -> str:
+    """The page's table body (the filters above it list every village too)."""
+    return html[html.index("<tbody>"):]
+
+
+def chart_data(html: str) -> dict:
+    start = html.index('id="chart-data">') + len('id="chart-data">')
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_cadre_home_is_the_dashboard(client, world, data):
+    login(client, "cadre")
+    home = page(client, "/")
+    assert "帮扶干部" in home and 'data-chart="trend"' in home and "累计兑换" in home
+    html = page(client, "/reports/", period="custom", **args(data))
+    assert "累计兑换 2 户、2 次" in html
+    assert "<b>5</b>" in html and "<b>40</b>" in html          # households, points awarded
+    assert 'data-chart="trend"' in html and 'id="chart-data"' in html
+    assert "vendor/echarts/echarts.min.js" in html
+
+
+def test_report_lists(client, world, data):
+    login(client, "cadre")
+    html = table(page(client, "/reports/engagement", period="custom", **args(data)))
+    assert html.index("杜玉梅") < html.index("钟秀英")          # 25 points before 10
+    html = table(page(client, "/reports/engagement", period="custom", village_id=world.v2.id, **args(data)))
+    assert "钟秀英" in html and "杜玉梅" not in html
+    html = table(page(client, "/reports/villages", period="custom", **args(data)))
+    assert html.index("石门村") < html.index("东坪村") < html.index("西沟村")
+    html = page(client, "/reports/trends", **args(data))
+    assert data.m1.strftime("%Y-%m") in table(html)
+    charts = chart_data(html)
+    assert [s["name"] for s in charts["categories"]["series"]] == ["勤劳致富", "扣分项", "环境卫生"]
+    assert charts["trend"]["series"][0]["data"] == [20, 10, 10]
+    html = page(client, "/reports/fairness", **args(data))
+    assert "本期没有需要关注的情况" in html
+
+
+def test_refused_range_is_said_not_crashed(client, world, data):
+    login(client, "cadre")
+    r = client.get("/reports/", query_string={"period": "custom", "from": "2026-03-02", "to": "2026-03-01"},
+                   follow_redirects=True)
+    assert r.status_code == 200 and "开始日期晚于结束日期" in r.get_data(as_text=True)
+
+
+def test_visit_from_the_list(client, world, data):
+    login(client, "staff")
+    html = page(client, "/reports/inactive", months=1)
+    assert "王喆" in html                                         # v1b: quiet for a month
+    today = clock.local_today()
+    r = client.post(f"/reports/visits/{world.households['v1b'].id}",
+                    data={"visited_on": today.isoformat(), "note": "家中老人身体好", "next": "/reports/inactive?months=1"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/reports/inactive?months=1")
+    assert "王喆" not in table(page(client, "/reports/inactive", months=1))
+    passbook = page(client, f"/points/households/{world.households['v1b'].id}")
+    assert "家中老人身体好" in passbook
+    visits = count(Visit)
+    r = client.post(f"/reports/visits/{world.households['v1b'].id}",
+                    data={"visited_on": (today + timedelta(days=3)).isoformat()}, follow_redirects=True)
+    assert "日期不能晚于今天" in r.get_data(as_text=True) and count(Visit) == visits
+    home = page(client, "/")
+    assert "需要走访" in home
+
+
+def test_who_reaches_the_pages(client, world, data):
+    login(client, "staff")
+    assert client.get("/reports/").status_code == 200
+    assert client.get("/reports/fairness").status_code == 403
+    client.post("/logout")
+    login(client, "volunteer")
+    assert client.get("/reports/").status_code == 403
+    client.post("/logout")
+    assert client.get("/reports/").status_code in (302, 401)
+    db.session.rollback()
