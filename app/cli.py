@@ -41,14 +41,18 @@ def create_user_command(username, role, password, region_id, supermarket_ids, do
 
 @click.command("demo")
 @click.option("--households", default=300, show_default=True, help="Number of households.")
-@click.option("--months", default=12, show_default=True, help="Months of history (later issues).")
+@click.option("--months", default=12, show_default=True, help="Months of history.")
 @click.option("--reset", is_flag=True, help="Drop everything and start over.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed.")
-def demo_command(households, months, reset, seed):
+@click.option("--villages", type=click.IntRange(1, 5000), default=None,
+              help="Generate a county of this many villages (e.g. --households 50000 --villages 300: "
+                   "about two million ledger entries) instead of the small demo.")
+def demo_command(households, months, reset, seed, villages):
     """Build a demo county (only into an empty database) and print its logins."""
     from app.demo import build_demo
 
-    build_demo(households=households, months=months, reset=reset, seed=seed, echo=click.echo)
+    build_demo(households=households, months=months, reset=reset, seed=seed, villages=villages,
+               echo=click.echo)
 
 
 def init_app(app: Flask) -> None:

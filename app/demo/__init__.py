@@ -5,6 +5,7 @@ import os
 import random
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from faker import Faker
@@ -15,7 +16,8 @@ from sqlalchemy import func, insert, select, text, update
 from app.demo.points import build_points_demo
 from app.demo.goods import build_goods_demo
 from app.extensions import db
-from app.models import Donor, Household, Region
+from app.models import Checkout, Donor, Household, LedgerEntry, Region, User, utcnow
+from app.services.clock import local_today
 from app.services.people.accounts import create_user
 from app.services.people.households import household_code
 from app.services.people.regions import create_region, create_supermarket
@@ -61,9 +63,34 @@ def _drop_everything() -> None:
     _logins_path().unlink(missing_ok=True)
 
 
+def _township_plan(villages: int | None, rng: random.Random) -> dict[str, list[str]]:
+    """The fixed small county, or `villages` villages in townships of about 15."""
+    if not villages:
+        return TOWNSHIPS
+    first, second = "东西南北上下大小新老石柳杨李王张马黄青白", "坪沟岭塬湾河坝庄岗峪台寨洼川桥"
+    names = [a + b + "村" for a in first for b in second]
+    rng.shuffle(names)
+    while len(names) < villages:
+        names += [f"{n[:-1]}{len(names) // 300 + 2}村" for n in names[:villages - len(names)]]
+    plan: dict[str, list[str]] = {}
+    towns = "城关 柳河 青龙 白水 石门 红星 金山 双河 平安 清泉 长岭 凤凰 龙潭 桃园 永兴 太平 三星 新华 和平 兴隆 " \
+            "古城 马鞍 杨柳 福田".split()
+    for i in range(0, villages, 15):
+        town = towns[(i // 15) % len(towns)] + ("镇" if (i // 15) % 3 else "乡")
+        if town in plan:
+            town = f"{town[:-1]}{i // 15}{town[-1]}"
+        plan[town] = names[i:i + 15]
+    return plan
+
+
 def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
-               seed: int = 2026, echo=print) -> None:
+               seed: int = 2026, villages: int | None = None, echo=print) -> None:
+    """The demo county; with `villages`, a generated county of that many
+    villages (townships of about 15 with a supermarket each, a staff account per
+    village), at the density of a programme in full swing: about three
+    awards a household a month."""
     started = time.perf_counter()
+    village_count = villages
     if reset:
         _drop_everything()
     upgrade()
@@ -77,7 +104,7 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
     county = create_region(None, {"name": COUNTY, "level": "county"})
     villages = []
     townships = []
-    for township_name, village_names in TOWNSHIPS.items():
+    for township_name, village_names in _township_plan(village_count, rng).items():
         township = create_region(None, {"name": township_name, "level": "township", "parent_id": county.id})
         townships.append(township)
         for name in village_names:
@@ -89,7 +116,7 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
     db.session.add_all(donors)
     db.session.flush()
 
-    _add_households(villages, households, rng, fake)
+    _add_households(villages, households, rng, fake, months=months)
 
     logins = []
     specs = [
@@ -103,20 +130,39 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
         password = secrets.token_urlsafe(9)
         create_user(None, {"username": username, "password": password, "role": role, **extra})
         logins.append({"role": role, "username": username, "password": password, "label": label})
-    build_points_demo(months=months, rng=rng)
+    if village_count:
+        _village_staff(villages)
+    build_points_demo(months=months, rng=rng, intensity=3.5 if village_count else 1.0)
     build_goods_demo(months=months, rng=rng)
     db.session.commit()
 
     path = _logins_path()
     path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
     os.chmod(path, 0o600)
+    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
+    checkouts = db.session.scalar(select(func.count()).select_from(Checkout))
     echo(f"Demo county {COUNTY}: {len(villages)} villages, {len(markets)} supermarkets, "
-         f"{households} households ({time.perf_counter() - started:.1f} s).")
+         f"{households} households, {entries} ledger entries, {checkouts} checkouts "
+         f"({time.perf_counter() - started:.1f} s).")
     _print_logins(echo)
 
 
-def _add_households(villages: list[Region], count: int, rng: random.Random, fake: Faker) -> None:
+def _village_staff(villages: list[Region]) -> None:
+    """A staff account per village, to award its households (no password: an
+    administrator sets one before anyone logs in with it)."""
+    now = utcnow()
+    rows = [{"username": f"staff{v.id}", "password_hash": "!", "role": "staff", "region_id": v.id,
+             "display_name": f"{v.name}干部"[:100], "active": True, "created_at": now}
+            for v in villages]
+    db.session.execute(insert(User), rows)
+
+
+def _add_households(villages: list[Region], count: int, rng: random.Random, fake: Faker, *,
+                    months: int) -> None:
     """Bulk insert: 20,000 households take seconds, not minutes."""
+    # Registered before the history the demo writes, so every report's range counts them.
+    registered = utcnow() - timedelta(days=31 * months + 30)
+    today = local_today()
     seqs = {v.id: 0 for v in villages}
     rows = []
     for i in range(count):
@@ -130,9 +176,14 @@ def _add_households(villages: list[Region], count: int, rng: random.Random, fake
             "phone": "1" + rng.choice("3589") + "".join(rng.choice("0123456789") for _ in range(9)),
             "address": f"{rng.randint(1, 12)}组{rng.randint(1, 60)}号",
             "tags": rng.choice(TAG_CHOICES),
-            "status": "exited" if rng.random() < 0.02 else "active",
+            "status": "active",
+            "exited_on": None,
             "balance": 0,
+            "created_at": registered,
+            "updated_at": registered,
         })
+        if rng.random() < 0.02:
+            rows[-1].update(status="exited", exited_on=today - timedelta(days=rng.randint(10, 120)))
     for start in range(0, len(rows), 5000):
         db.session.execute(insert(Household), rows[start:start + 5000])
     for village_id, seq in seqs.items():

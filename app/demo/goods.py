@@ -82,6 +82,9 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
     made["lots"] = len(line_rows)
 
     _cash_and_purchase(markets[0], donors, products, start, today)
+    from app.demo.checkouts import add_checkout_history, issue_demo_cards
+    made["cards"] = issue_demo_cards(rng)
+    made.update(add_checkout_history(months=months, rng=rng))
     _acts(markets, products, today, rng)
     return made
 

@@ -7,7 +7,7 @@ from calendar import monthrange
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, User, utcnow
@@ -36,37 +36,50 @@ def _months(today: date, count: int) -> list[tuple[int, int]]:
     return out[::-1]
 
 
-def build_points_demo(*, months: int, rng: random.Random) -> int:
-    """The default rule catalogue, then the history, awarded by the demo's staff login."""
+def build_points_demo(*, months: int, rng: random.Random, intensity: float = 1.0) -> int:
+    """The default rule catalogue, then the history, awarded by each village's
+    staff (the demo's staff login where a village has none of its own)."""
     load_default_rules()
     ids = dict(db.session.execute(select(User.username, User.id)
                                   .where(User.username.in_(("staff", "cadre")))).all())
     if months <= 0 or "staff" not in ids:
         return 0
-    return add_points_history(months=months, rng=rng, staff_id=ids["staff"], cadre_id=ids["cadre"])
+    staff_of = dict(db.session.execute(
+        select(User.region_id, func.min(User.id))
+        .where(User.role == "staff", User.username != "staff").group_by(User.region_id)).all())
+    return add_points_history(months=months, rng=rng, staff_id=ids["staff"], cadre_id=ids["cadre"],
+                              staff_of=staff_of, intensity=intensity)
 
 
-def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_id: int) -> int:
-    """Write `months` months of entries for the demo's households; returns how many."""
+def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_id: int,
+                       staff_of: dict[int, int] | None = None, intensity: float = 1.0) -> int:
+    """Write `months` months of entries for the demo's households; returns how many.
+    `intensity` multiplies how often households earn (1: the small demo)."""
+    staff_of = staff_of or {}
     now = utcnow()
     today = local_today(now)
     zone = local_zone()
     rules = [r for r in list_rules() if r.active]
     awards = [r for r in rules if r.points > 0]
     deductions = [r for r in rules if r.points < 0]
-    households = db.session.execute(select(Household.id, Household.status)).all()
+    households = db.session.execute(select(Household.id, Household.status, Household.village_id)).all()
+    village_of = {hid: village_id for hid, _, village_id in households}
     rates = {}
-    for hid, status in households:
+    for hid, status, _ in households:
         roll, acc = rng.random(), 0.0
         for share, rate in PROFILES:
             acc += share
             if roll <= acc:
                 break
-        rates[hid] = (rate, status)
+        rates[hid] = (rate * intensity, status)
 
     award_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in awards]
     deduction_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in deductions]
     rows, ends_on = [], {}
+    # Patterns the fairness checks should find (with village staff of their own, as a
+    # generated county has): one village's staff enter awards weeks late; another's
+    # deductions fall on two households.
+    late_village = sorted(staff_of)[1] if len(staff_of) > 1 else None
     for year, month in _months(today, months):
         last_day = monthrange(year, month)[1] if (year, month) != (today.year, today.month) else today.day
         weights = [SEASON.get(r.category, {}).get(month, 1.0) for r in awards]
@@ -74,16 +87,18 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
             if rate == 0 or (status == "exited" and rng.random() < 0.7):
                 continue
             used = defaultdict(int)
-            n = sum(1 for _ in range(6) if rng.random() < rate / 6)
+            slots = max(6, int(2 * rate) + 2)
+            n = sum(1 for _ in range(slots) if rng.random() < rate / slots)
             picks = rng.choices(award_rules, weights=weights, k=n)
-            if rng.random() < 0.03:
+            if rng.random() < 0.004:   # deductions are rare: a few a village a year
                 picks.append(rng.choice(deduction_rules))
             for rule_id, code, pts, cap in picks:
                 if cap is not None and used[code] >= cap:
                     continue
                 used[code] += 1
                 occurred = date(year, month, rng.randint(1, last_day))
-                made_day = min(occurred + timedelta(days=rng.choice((0, 0, 1, 2))), today)
+                late = (0, 0, 1, 2) if village_of[hid] != late_village else (0, 15, 20, 25)
+                made_day = min(occurred + timedelta(days=rng.choice(late)), today)
                 created = datetime.combine(made_day, time(rng.randint(8, 18), rng.randint(0, 59)),
                                            tzinfo=zone)
                 created = min(created, now)
@@ -93,9 +108,22 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
                 posted = ends <= now
                 rows.append((
                     hid, "award" if pts > 0 else "deduction", pts, "posted" if posted else "pending",
-                    rule_id, code, occurred, created, staff_id, ends, ends, ends if posted else None,
+                    rule_id, code, occurred, created, staff_of.get(village_of[hid], staff_id), ends,
+                    ends, ends if posted else None,
                     False,
                 ))
+    if staff_of and deduction_rules:
+        village = sorted(staff_of)[0]
+        targets = [hid for hid, (rate, status) in rates.items()
+                   if village_of[hid] == village and status == "active"][:2]
+        for i, hid in enumerate(targets * 6):
+            rule_id, code, pts, _ = deduction_rules[i % len(deduction_rules)]
+            occurred = today - timedelta(days=10 + i)
+            created = datetime.combine(occurred, time(10), tzinfo=zone)
+            ends = notice_end(created)
+            rows.append((hid, "deduction", pts, "posted" if ends <= now else "pending", rule_id, code,
+                         occurred, created, staff_of[village], ends, ends,
+                         ends if ends <= now else None, False))
     writer.add_many(rows, now, categories={r.id: r.category for r in rules})
     _one_dispute(now, cadre_id)
     db.session.add(AuditRecord(user_id=None, action="demo.points_history", object_type="system",
