@@ -1,7 +1,7 @@
 """Report pages over app.services.reports: the same figures as /api/v1/reports/*."""
 from datetime import date, timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -14,9 +14,10 @@ from app.forms import flash_refusal, page_number
 from app.models import LedgerEntry
 from app.reports import bp
 from app.services.clock import local_today
+from app.services import audit
 from app.services.errors import ValidationError
 from app.services.people import policy, scope
-from app.services.reports import fairness, figures, period, tables, visits
+from app.services.reports import briefing, fairness, figures, period, tables, visits
 from app.services.errors import Errors
 from app.services.reports.period import month_of
 
@@ -230,3 +231,16 @@ def explain():
     back = request.form.get("next") or ""
     return redirect(back if back.startswith("/reports/") else url_for("reports.fairness_page"))
 
+
+
+@bp.get("/briefing.pdf")
+def briefing_pdf():
+    """The month's briefing for the township meeting (A4, Chinese)."""
+    with attempt(ValidationError) as refused:
+        content, filename = briefing.briefing_pdf(current_user, request.args)
+    if refused:
+        return _refused(refused.error)
+    audit.record_ref(current_user, "export", "briefing", None, format="pdf",
+                     month=request.args.get("month"), region_id=request.args.get("region_id"))
+    return Response(content, mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename={filename}", "Cache-Control": "no-store"})
