@@ -284,19 +284,22 @@ FLAG_TRUE = ("1", "true", "yes")
 FLAG_FALSE = ("0", "false", "no")
 
 
+def flag(errors: Errors, data: dict, field: str) -> bool | None:
+    """A yes-or-no query argument: true|false, 1/0, yes/no; empty is unset."""
+    value = data.get(field)
+    if value is None or value == "":
+        return None
+    if value.lower() in FLAG_TRUE:
+        return True
+    if value.lower() in FLAG_FALSE:
+        return False
+    errors.add(field, "true or false")
+    return None
+
+
 def Flag():
     """?flag=true|false (also 1/0, yes/no; empty is unset)."""
-    def check(errors, data, field):
-        value = data.get(field)
-        if value is None or value == "":
-            return None
-        if value.lower() in FLAG_TRUE:
-            return True
-        if value.lower() in FLAG_FALSE:
-            return False
-        errors.add(field, "true or false")
-        return None
-    return Annotated[bool, Check(check)]
+    return Annotated[bool, Check(flag)]
 
 
 def Anything(schema: dict):

@@ -6,14 +6,14 @@ from sqlalchemy import select
 
 from app.api import bp
 from app.api.common import json_body, paginated, pagination
-from app.api.fields import FLAG_FALSE, FLAG_TRUE
+from app.api import fields
 from app.api.schemas import goods as schemas
 from app.api.spec import PROBLEMS, endpoint
 from app.extensions import db
 from app.models import DonationLine, Lot, LotMovement
 from app.services.goods import donations
 from app.services.goods import products as goods
-from app.services.errors import ValidationError
+from app.services.errors import Errors
 from app.services.goods.products import yuan
 from app.services.goods import levels
 from app.services.goods import lots
@@ -101,14 +101,10 @@ def stocktake_body(st) -> dict:
 
 def _flag(name: str) -> bool | None:
     """A yes-or-no query argument (the schema gate has refused any other value)."""
-    value = request.args.get(name)
-    if value is None or value == "":
-        return None
-    if value.lower() in FLAG_TRUE:
-        return True
-    if value.lower() in FLAG_FALSE:
-        return False
-    raise ValidationError({name: ["true or false"]})
+    errors = Errors()
+    value = fields.flag(errors, request.args, name)
+    errors.raise_if_any()
+    return value
 
 
 # -- products ------------------------------------------------------------------

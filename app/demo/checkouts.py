@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from app.extensions import db
 from app.models import (AuditRecord, Card, Checkout, CheckoutLine, Household, LedgerEntry, Lot,
                         LotMovement, Product, Region, Supermarket, User, user_supermarkets, utcnow)
+from app.demo.goods import fix_sequence
 from app.services.checkout.cards import TOKEN_DIGITS, luhn_digit
 from app.services.clock import local_today, local_zone
 from app.services.ledger import writer
@@ -188,12 +189,8 @@ def add_checkout_history(*, months: int, rng: random.Random, share: float = 0.6,
                     redeemed=lot_table.c.redeemed + db.bindparam("n")),
             [{"lot": lot_id, "n": n} for lot_id, n in sorted(taken.items())])
     for table in ("checkouts", "checkout_lines", "lot_movements"):
-        _fix_sequence(table)
+        fix_sequence(table)
     db.session.add(AuditRecord(user_id=None, action="demo.checkouts", object_type="system",
                                details={"checkouts": len(checkout_rows)}))
     return {"checkouts": len(checkout_rows)}
 
-
-def _fix_sequence(table: str) -> None:
-    from app.demo.goods import _fix_sequence as fix
-    fix(table)

@@ -119,10 +119,10 @@ def _bulk_lines_and_lots(line_rows) -> None:
     for i in range(0, len(lines), 5000):
         db.session.execute(insert(DonationLine), lines[i:i + 5000])
         db.session.execute(insert(Lot), lots[i:i + 5000])
-    _fix_sequence("donation_lines")
+    fix_sequence("donation_lines")
 
 
-def _fix_sequence(table: str) -> None:
+def fix_sequence(table: str) -> None:
     """PostgreSQL: move the id sequence past the ids given explicitly."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text(

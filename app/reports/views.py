@@ -130,10 +130,11 @@ def engagement():
         return _refused(refused.error)
     if fmt:
         return _download("engagement", tables.engagement(rows), fmt)
-    names = {v.id: v.name for v in _context(args)["villages"]}
+    context = _context(args)
     return render_template("reports/engagement.html", rows=rows, total=total, page=page,
-                           per_page=per_page, sort=sort, names=names,
-                           keep=_keep(args, "village_id", "tag"), **_context(args))
+                           per_page=per_page, sort=sort,
+                           names={v.id: v.name for v in context["villages"]},
+                           keep=_keep(args, "village_id", "tag"), **context)
 
 
 @bp.get("/villages")
@@ -177,12 +178,13 @@ def inactive():
         return _refused(refused.error)
     if fmt:
         return _download("inactive", tables.inactive(rows), fmt)
-    names = {v.id: v.name for v in _context(args)["villages"]}
+    context = _context(args)
     return render_template("reports/inactive.html", rows=rows, total=total, page=page,
-                           per_page=per_page, since=since, names=names, today=local_today(),
+                           per_page=per_page, since=since, today=local_today(),
+                           names={v.id: v.name for v in context["villages"]},
                            months=visits.quiet_since(args)[0], form=FlaskForm(),
                            keep=_keep(args, "village_id", "tag", "months"),
-                           can_visit=policy.can(current_user, "visits.record"), **_context(args))
+                           can_visit=policy.can(current_user, "visits.record"), **context)
 
 
 @bp.post("/visits/<int:household_id>")

@@ -106,14 +106,15 @@ def visible_supermarkets(actor: User) -> Select:
     if reach == "region" and actor.region is not None:
         path = actor.region.path
         # Supermarkets inside the subtree, or serving a region that contains it.
-        ancestors = [p for p in _ancestor_paths(path)]
+        ancestors = ancestor_paths(path)
         return query.join(Region, Supermarket.region_id == Region.id).where(
             or_(_subtree(path), Region.path.in_(ancestors))
         )
     return query.where(false())
 
 
-def _ancestor_paths(path: str) -> list[str]:
+def ancestor_paths(path: str) -> list[str]:
+    """The paths of a region and of every region above it."""
     parts = [p for p in path.split("/") if p]
     return ["/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts) + 1)]
 

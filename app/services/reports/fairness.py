@@ -18,7 +18,7 @@ local day of entry) in the range, in any status, for households in scope.
   made without a card."""
 import math
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, and_, case, cast, exists, func, or_, select
@@ -28,7 +28,7 @@ from app.extensions import db
 from app.models import (FAIRNESS_KINDS, LIVE_STATUSES, SUBJECT_TYPES, Checkout, FairnessNote,
                         Household, LedgerEntry, Region, User)
 from app.services import audit
-from app.services.clock import local_midnight, local_zone
+from app.services.clock import local_zone
 from app.services.errors import Errors, NotFound
 from app.services.people import policy
 from app.services.people.scope import get_household, get_region
@@ -44,11 +44,6 @@ BACKDATED = {"min_awards": 10, "share": 0.5, "days": 14}
 NO_CARD = {"min_checkouts": 10, "share": 0.3}
 ENTRY_IDS_MAX = 100
 NOTE_MAX = 1000
-
-
-def _entered_in(column, period: Period):
-    return and_(column >= local_midnight(period.start),
-                column < local_midnight(period.end + timedelta(days=1)))
 
 
 def _share(part: int, whole: int) -> float:
@@ -97,10 +92,8 @@ def _user_flags(scope: Scope, period: Period) -> list[dict]:
     """Counted in SQL per user (a county's year is two million entries): awards,
     rejections, late entries, reversals; the households of the busiest users."""
     e = LedgerEntry.__table__
-    in_scope = e.c.household_id.in_(select(Household.id).where(
-        Household.village_id.in_(scope.village_ids())))
-    awards = and_(e.c.kind == "award", e.c.created_by_id.is_not(None), in_scope,
-                  _entered_in(e.c.created_at, period))
+    awards = and_(e.c.kind == "award", e.c.created_by_id.is_not(None),
+                  e.c.household_id.in_(scope.household_ids()), period.holds(e.c.created_at))
     late = _days_late(db.session.get_bind().dialect.name) >= BACKDATED["days"]
     rejected = and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None))
     counts = {row.user: row for row in db.session.execute(
@@ -114,9 +107,8 @@ def _user_flags(scope: Scope, period: Period) -> list[dict]:
         .select_from(e.join(original, original.id == e.c.reversal_of))
         .where(e.c.reversal_of.is_not(None), original.kind == "award",
                original.created_by_id.is_not(None),
-               original.household_id.in_(select(Household.id).where(
-                   Household.village_id.in_(scope.village_ids()))),
-               _entered_in(original.created_at, period))
+               original.household_id.in_(scope.household_ids()),
+               period.holds(original.created_at))
         .group_by(original.created_by_id)).all())
     busy = [u for u, row in counts.items() if row.n >= CONCENTRATION["min_awards"]]
     per_household: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -179,7 +171,7 @@ def _deduction_flags(scope: Scope, period: Period) -> list[dict]:
         .where(LedgerEntry.kind == "deduction", LedgerEntry.status.in_(LIVE_STATUSES),
                ~exists().where(reversal.reversal_of == LedgerEntry.id,
                                reversal.household_id == LedgerEntry.household_id),
-               _entered_in(LedgerEntry.created_at, period))).all()
+               period.holds(LedgerEntry.created_at))).all()
     sizes = dict(db.session.execute(
         select(counted.c.village_id, func.count()).group_by(counted.c.village_id)).all())
     by_village: dict[int, list] = defaultdict(list)
@@ -212,9 +204,8 @@ def _deduction_flags(scope: Scope, period: Period) -> list[dict]:
 
 def _no_card_flags(scope: Scope, period: Period) -> list[dict]:
     made = and_(Checkout.voided_at.is_(None), Checkout.created_by_id.is_not(None),
-                Checkout.household_id.in_(select(Household.id).where(
-                    Household.village_id.in_(scope.village_ids()))),
-                _entered_in(Checkout.created_at, period))
+                Checkout.household_id.in_(scope.household_ids()),
+                period.holds(Checkout.created_at))
     counts = db.session.execute(
         select(Checkout.created_by_id, func.count(),
                func.sum(case((Checkout.card_id.is_(None), 1), else_=0)))

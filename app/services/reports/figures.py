@@ -13,7 +13,6 @@ day and not exited before its first: the rows of the engagement report, so
 that its sums are the summary's."""
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -25,11 +24,11 @@ from app.extensions import db
 from app.models import (LIVE_STATUSES, CategoryMonth, Checkout, CheckoutLine, Donation,
                         DonationLine, Household, HouseholdMonth, LedgerEntry, Region, Rule,
                         Supermarket, User)
-from app.services.clock import local_midnight, local_today
+from app.services.clock import local_today
 from app.services.errors import Errors, NotFound
 from app.services.ledger.totals import COUNTED_KINDS, FIGURES
 from app.services.people import policy
-from app.services.people.scope import get_region, region_filter, region_paths
+from app.services.people.scope import ancestor_paths, get_region, region_filter, region_paths
 from app.services.reports.period import Period, month_of
 from app.services.validate import as_id
 
@@ -72,12 +71,15 @@ class Scope:
         after the range or exited before it."""
         excluded = (select(Household.id).where(
             Household.village_id.in_(self.village_ids()),
-            or_(Household.created_at >= local_midnight(period.end + timedelta(days=1)),
-                Household.exited_on < period.start)))
+            or_(Household.created_at >= period.after_end(), Household.exited_on < period.start)))
         clauses = [f.c.village_id.in_(self.village_ids()), f.c.household_id.not_in(excluded)]
         if self.tag:
             clauses.append(f.c.household_id.in_(select(self.households().subquery().c.id)))
         return clauses
+
+    def household_ids(self):
+        """SELECT id of every household in the scope's villages, whatever its dates."""
+        return select(Household.id).where(Household.village_id.in_(self.village_ids()))
 
     def households(self, period: Period | None = None, *, active_only: bool = False):
         """SELECT id, village_id of the households in scope (counted in `period`)."""
@@ -90,7 +92,7 @@ class Scope:
             query = query.where(func.cast(Household.tags, db.String).contains(
                 json.dumps(self.tag), autoescape=True))
         if period is not None:
-            query = query.where(Household.created_at < local_midnight(period.end + timedelta(days=1)),
+            query = query.where(Household.created_at < period.after_end(),
                                 or_(Household.exited_on.is_(None),
                                     Household.exited_on >= period.start))
         if active_only:
@@ -264,8 +266,7 @@ def goods(scope: Scope, period: Period) -> dict:
         select(func.coalesce(func.sum(CheckoutLine.quantity), 0))
         .join(Checkout, Checkout.id == CheckoutLine.checkout_id)
         .where(Checkout.supermarket_id.in_(markets), Checkout.voided_at.is_(None),
-               Checkout.created_at >= local_midnight(period.start),
-               Checkout.created_at < local_midnight(period.end + timedelta(days=1))))
+               period.holds(Checkout.created_at)))
     return {"donations": int(donations[0]), "goods_in": int(donations[1]), "goods_out": int(out)}
 
 
@@ -282,11 +283,8 @@ def _serving(scope: Scope):
             return true()
     clauses = []
     for path in paths:
-        parts = [p for p in path.split("/") if p]
-        ancestors = ["/" + "/".join(parts[:i]) + "/" for i in range(1, len(parts))]
         clauses.append(Region.path.startswith(path, autoescape=True))
-        if ancestors:
-            clauses.append(Region.path.in_(ancestors))
+        clauses.append(Region.path.in_(ancestor_paths(path)))
     return or_(*clauses) if clauses else literal(False)
 
 

@@ -6,7 +6,9 @@ from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from app.services.clock import local_today
+from sqlalchemy import and_
+
+from app.services.clock import local_midnight, local_today
 from app.services.errors import Errors
 from app.services.validate import day
 
@@ -50,6 +52,14 @@ class Period:
         if first > last:
             return None
         return first, month_of(last)
+
+    def after_end(self):
+        """The first moment (aware) after the range's last local day."""
+        return local_midnight(self.end + timedelta(days=1))
+
+    def holds(self, column):
+        """A WHERE clause: the moment in `column` falls on a local day of the range."""
+        return and_(column >= local_midnight(self.start), column < self.after_end())
 
     def as_read(self, today: date) -> "Period":
         """The same figures, in fewer rows: nothing is ever recorded for a day
