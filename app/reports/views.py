@@ -22,6 +22,9 @@ from app.services.errors import Errors
 from app.services.reports.period import month_of
 
 PERIODS = ("month", "quarter", "year", "days30", "custom")
+# The pages that answer ?format=csv|xlsx (the dashboard, also a cadre's /, does not).
+EXPORTABLE = ("reports.engagement", "reports.villages", "reports.trends", "reports.inactive",
+              "reports.fairness_page")
 
 
 @bp.before_request
@@ -51,7 +54,7 @@ def _context(args: dict) -> dict:
             "villages": [r for r in regions if r.level == "village"],
             "tags": current_app.config["HOUSEHOLD_TAGS"],
             "can_fairness": policy.can(current_user, "reports.fairness"),
-            "exports": _exports() if request.endpoint != "reports.dashboard" else None}
+            "exports": _exports() if request.endpoint in EXPORTABLE else None}
 
 
 def _exports() -> dict:

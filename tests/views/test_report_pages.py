@@ -97,3 +97,11 @@ def test_who_reaches_the_pages(client, world, data):
     client.post("/logout")
     assert client.get("/reports/").status_code in (302, 401)
     db.session.rollback()
+
+
+def test_exports_are_offered_where_a_page_answers_them(client, world, data):
+    login(client, "cadre")
+    for path in ("/", "/reports/"):
+        assert "format=csv" not in page(client, path)
+    html = page(client, "/reports/villages", period="custom", **args(data))
+    assert "format=csv" in html and "format=xlsx" in html
