@@ -103,6 +103,19 @@ def check_command():
     click.echo(f"ledger check: ok, no violations ({counted})")
 
 
+@ledger_cli.command("rebuild-totals")
+def rebuild_totals_command():
+    """Recompute the totals the reports read (per household and month, per
+    village and category, per author) and each household's last award and
+    redemption days from the ledger, in one transaction. The ledger itself is
+    not touched; `flask ledger check` says whether this is ever needed."""
+    from app.services.ledger import totals
+
+    written = totals.rebuild(db.session.connection())
+    db.session.commit()
+    click.echo("rebuilt: " + ", ".join(f"{n} {name}" for name, n in written.items()))
+
+
 @ledger_cli.command("purge-keys")
 def purge_keys_command():
     """Forget stored Idempotency-Key answers older than IDEMPOTENCY_KEEP_HOURS."""

@@ -9,7 +9,7 @@ from app.models.goods import (
 )
 from app.models.households import HOUSEHOLD_STATUSES, Household, Visit
 from app.models.points import (
-    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, CategoryMonth, Evidence, HouseholdMonth, IdempotencyKey,
+    ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, AuthorMonth, CategoryMonth, Evidence, HouseholdMonth, IdempotencyKey,
     LedgerEntry, Rule,
 )
 from app.models.regions import LEVELS, Region, Supermarket
@@ -21,7 +21,7 @@ __all__ = [
     "CARD_STATUSES", "Card", "Checkout", "CheckoutLine",
     "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
-    "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "HouseholdMonth", "IdempotencyKey",
+    "AuthorMonth", "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "HouseholdMonth", "IdempotencyKey",
     "LedgerEntry", "Rule",
     "DONATION_KINDS", "MOVEMENT_KINDS", "STOCKTAKE_STATUSES", "WRITEOFF_REASONS", "Donation",
     "DonationLine", "Lot", "LotMovement", "Product", "Purchase", "Stocktake", "StocktakeLine",

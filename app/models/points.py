@@ -121,6 +121,9 @@ class LedgerEntry(db.Model):
         Index("ix_ledger_household_rule_day", "household_id", "rule_code", "occurred_on"),
         # The reports read the days at the edges of a range from the ledger itself.
         Index("ix_ledger_day_kind", "occurred_on", "kind"),
+        # The fairness checks read entries by the day they were entered, and a user's own.
+        Index("ix_ledger_kind_created", "kind", "created_at"),
+        Index("ix_ledger_author_created", "created_by_id", "created_at"),
         CheckConstraint(
             "kind IN ('award', 'deduction', 'redemption', 'reversal', 'expiry', 'adjustment')",
             name="kind_valid"),
@@ -177,6 +180,32 @@ class CategoryMonth(db.Model):
     deductions: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_category_months_month", "month"),)
+
+
+class AuthorMonth(db.Model):
+    """Awards per author, household and local month of entry (the fairness
+    checks): how many a user entered, how many of those a cadre rejected or
+    someone reversed, how many were entered late (LATE_DAYS or more after the
+    day they record). Every award counts here whatever its status; kept by
+    the ledger's writer like household_months, so a county's year of checks
+    reads a few hundred thousand rows, not two million entries."""
+
+    __tablename__ = "author_months"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), primary_key=True)
+    # The first day of the local month the awards were entered in.
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    awards: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    reversed: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        Index("ix_author_months_cover", "month", "village_id", "user_id", "household_id",
+              "awards", "rejected", "reversed", "late"),
+    )
 
 
 class IdempotencyKey(db.Model):

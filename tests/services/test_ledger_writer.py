@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 
 from app.extensions import db
-from app.models import CategoryMonth, HouseholdMonth, LedgerEntry
+from app.models import AuthorMonth, CategoryMonth, HouseholdMonth, LedgerEntry
 from app.services.checkout.cards import issue_card, qr_payload
 from app.services.invariants import check_invariants
 from app.services.ledger import totals, writer
@@ -22,7 +22,7 @@ from tests.points_helpers import at, award, make_rule
 APP = Path(__file__).resolve().parents[2] / "app"
 LEDGER = APP / "services" / "ledger"
 WRITER = LEDGER / "writer.py"
-LEDGER_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(ledger_entries|household_months|category_months)\b",
+LEDGER_WRITE = re.compile(r"^\s*(INSERT INTO|UPDATE|DELETE FROM)\s+(ledger_entries|household_months|category_months|author_months)\b",
                           re.I)
 BALANCE_WRITE = re.compile(r"^\s*UPDATE\s+households\s+SET\b.*\bbalance\s*=", re.I | re.S)
 
@@ -105,7 +105,8 @@ def test_only_the_writer_writes_entries_balances_and_totals(app, client, world, 
         db.session.commit()
     kinds = {kind for kind, _ in writers.seen}
     assert {"INSERT INTO ledger_entries", "UPDATE ledger_entries", "UPDATE households",
-            "INSERT INTO household_months", "INSERT INTO category_months"} <= kinds
+            "INSERT INTO household_months", "INSERT INTO category_months",
+            "INSERT INTO author_months"} <= kinds
     outsiders = {(kind, where) for kind, where in writers.seen if where != str(WRITER)}
     assert outsiders == set()
     assert check_invariants() == []
@@ -208,3 +209,58 @@ def test_bulk_path_keeps_balances_and_totals(world, n):
     db.session.commit()
     assert check_invariants() == []
     assert sum(h.balance for h in world.households.values()) == 5 * sum(1 for r in rows if r[3] == "posted")
+
+
+def authored(world, user: str) -> dict[int, dict]:
+    """A user's kept award counts per household (the fairness checks' totals), zero rows left out."""
+    out = {}
+    for r in db.session.scalars(select(AuthorMonth).where(AuthorMonth.user_id == world.users[user].id)):
+        figures = {f: getattr(r, f) for f in totals.AUTHOR_FIGURES if getattr(r, f)}
+        if figures:
+            out[r.household_id] = figures
+    return out
+
+
+def test_author_totals_follow_late_entries_rejections_and_reversals(world):
+    """Each award its author entered counts once, late when entered two weeks or
+    more after its day; a cadre's rejection and a reversal are counted against it,
+    and nothing is ever taken off its count of awards."""
+    make_rule("T-A", 10)
+    v1a, v1b = world.households["v1a"].id, world.households["v1b"].id
+    on_time = award(world, "staff", ["v1a"], "T-A")[0]
+    award(world, "staff", ["v1a"], "T-A", occurred_on=(date.today() - timedelta(days=13)).isoformat())
+    award(world, "staff", ["v1b"], "T-A", occurred_on=(date.today() - timedelta(days=20)).isoformat())
+    assert authored(world, "staff") == {v1a: {"awards": 2}, v1b: {"awards": 1, "late": 1}}
+    cadre = world.users["cadre"]
+    entries.raise_objection(world.users["staff"], on_time.id, {"reason": "没参加"})
+    entries.reject_entry(cadre, on_time.id, {"reason": "属实"})
+    db.session.commit()
+    writer.post_due(at(5))
+    late = db.session.scalars(select(LedgerEntry).where(LedgerEntry.household_id == v1b)).one()
+    entries.reverse_entry(cadre, late.id, {"reason": "重复"})
+    db.session.commit()
+    assert authored(world, "staff") == {v1a: {"awards": 2, "rejected": 1},
+                                        v1b: {"awards": 1, "late": 1, "reversed": 1}}
+    assert authored(world, "cadre") == {}     # a reversal is not an award its author entered
+    assert check_invariants() == []
+
+
+def test_rebuild_restores_totals_changed_behind_the_writers_back(app, world):
+    """`flask ledger rebuild-totals` recomputes every kept table from the ledger: after
+    tampering, the check complains; after the rebuild, the totals are the writer's again."""
+    make_rule("T-R", 10, category="公益参与")
+    award(world, "staff", ["v1a", "v1b"], "T-R", occurred_on=(date.today() - timedelta(days=15)).isoformat())
+    before = (kept(world, "v1a"), authored(world, "staff"))
+    db.session.execute(update(AuthorMonth).values(late=5))
+    db.session.execute(update(HouseholdMonth).values(awarded=99))
+    db.session.execute(delete(CategoryMonth))
+    db.session.commit()
+    messages = [str(v) for v in check_invariants()]
+    assert any("awards to household" in m and "late 5" in m for m in messages)
+    assert any("awarded 99" in m for m in messages)
+    result = app.test_cli_runner().invoke(args=["ledger", "rebuild-totals"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt:" in result.output
+    db.session.expire_all()
+    assert check_invariants() == []
+    assert (kept(world, "v1a"), authored(world, "staff")) == before

@@ -115,18 +115,20 @@ def check_idempotency(now: datetime) -> list[Violation]:
 
 
 def check_totals(now: datetime) -> list[Violation]:
-    """The monthly totals (household_months, category_months) equal what the
-    ledger says: live awards and deductions by month (and village and rule
-    category), checkouts not voided."""
+    """The kept totals (household_months, category_months, author_months) equal
+    what the ledger says: live awards and deductions by month (and village and
+    rule category), checkouts not voided, awards by author and month of entry."""
     out = []
     for name, side, *row in totals.differences(db.session.connection()):
-        keys, figures = row[:3], row[3:]
-        names = totals.FIGURES if name == "household_months" else totals.CATEGORY_FIGURES
+        _, key_columns, names, _ = totals.KEPT[name]
+        keys, figures = row[:len(key_columns)], row[len(key_columns):]
         shown = ", ".join(f"{n} {value}" for n, value in zip(names, figures) if value)
         where = "kept in the totals but not in the ledger" if side == "kept" else \
             "in the ledger but not in the totals"
         if name == "household_months":
             label = f"household {keys[0]}, {str(keys[1])[:7]}"
+        elif name == "author_months":
+            label = f"user {keys[0]}'s awards to household {keys[1]} entered in {str(keys[2])[:7]}"
         else:
             label = f"village {keys[0]}, {str(keys[1])[:7]} {keys[2]}"
         out.append(Violation(1, f"{label}: {shown or 'zero'} is {where}"))

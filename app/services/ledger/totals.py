@@ -2,17 +2,21 @@
 to them or takes away: per household and month (household_months: points
 awarded and deducted, checkouts), per village, month and rule category
 (category_months: awards and deductions), and each household's last award
-and redemption day. Only the writer calls `apply`, in the same transaction as
-the change; `expected_*` recompute them from the ledger, for the check."""
+and redemption day; and per author, household and month of entry, the
+awards entered and what became of them (author_months, for the fairness
+checks). Only the writer calls `apply`, in the same transaction as the
+change; `expected_*` recompute them from the ledger, for the check."""
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, case, except_, exists, func, literal, or_, select, union_all, update
+from sqlalchemy import (Date, and_, bindparam, case, cast, delete, except_, exists, func, insert,
+                        literal, or_, select, union_all, update)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from app.models import (LIVE_STATUSES, CategoryMonth, Checkout, Household, HouseholdMonth,
-                        LedgerEntry, Rule)
+from app.models import (LIVE_STATUSES, AuthorMonth, CategoryMonth, Checkout, Household,
+                        HouseholdMonth, LedgerEntry, Rule)
+from app.services.clock import local_zone
 
 FIGURES = ("awarded", "awards", "deducted", "deductions", "redeemed", "checkouts")
 CATEGORY_FIGURES = ("awarded", "awards", "deducted", "deductions")
@@ -20,6 +24,10 @@ CATEGORY_FIGURES = ("awarded", "awards", "deducted", "deductions")
 COUNTED_KINDS = ("award", "deduction")
 table = HouseholdMonth.__table__
 category_table = CategoryMonth.__table__
+author_table = AuthorMonth.__table__
+AUTHOR_FIGURES = ("awards", "rejected", "reversed", "late")
+# An award entered this many days or more after the day it records is late.
+LATE_DAYS = 14
 
 
 def month_of(day: date) -> date:
@@ -40,6 +48,9 @@ class Deltas:
         self.awarded_on: dict[int, date] = {}
         self.redeemed_on: dict[int, date] = {}
         self.recount: set[int] = set()
+        # (user, household, month of entry) -> AUTHOR_FIGURES
+        self.authors: dict[tuple[int, int, date], dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(AUTHOR_FIGURES, 0))
 
     def entry(self, household_id: int, kind: str, points: int, occurred_on: date,
               category: str | None, sign: int = 1) -> None:
@@ -59,6 +70,21 @@ class Deltas:
             else:
                 self.recount.add(household_id)
 
+    def entered(self, user_id: int | None, household_id: int, entered_on: date, occurred_on: date
+                ) -> None:
+        """A user entered an award on local day `entered_on` for `occurred_on`."""
+        if user_id is None:
+            return
+        row = self.authors[(user_id, household_id, month_of(entered_on))]
+        row["awards"] += 1
+        if (entered_on - occurred_on).days >= LATE_DAYS:
+            row["late"] += 1
+
+    def undone(self, user_id: int | None, household_id: int, entered_on: date, how: str) -> None:
+        """An award entered on `entered_on` was rejected by a cadre or reversed."""
+        if user_id is not None:
+            self.authors[(user_id, household_id, month_of(entered_on))][how] += 1
+
     def checkout(self, household_id: int, day: date, points: int, sign: int = 1,
                  dated: bool = False) -> None:
         """A checkout of `points` made on local `day` counts (1) or is voided (-1).
@@ -72,7 +98,7 @@ class Deltas:
             _later(self.redeemed_on, household_id, day)
 
     def __bool__(self) -> bool:
-        return (any(any(v) for v in self.rows.values()) or bool(self.awarded_on)
+        return (any(any(v) for v in self.rows.values()) or bool(self.awarded_on) or bool(self.authors)
                 or bool(self.redeemed_on) or bool(self.recount))
 
 
@@ -112,6 +138,14 @@ def apply(conn: Connection, deltas: Deltas) -> None:
                           f"village_id, {mark}, {mark}", mark, ("village_id", "month", "category"))
         params = [(day(month), category, *(f[n] for n in CATEGORY_FIGURES), hid)
                   for (hid, month, category), f in categories]
+        conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+    authors = [(key, f) for key, f in sorted(deltas.authors.items()) if any(f.values())]
+    if authors:
+        sql = _upsert_sql("author_months", ("user_id", "household_id", "month", "village_id"),
+                          AUTHOR_FIGURES, f"{mark}, id, {mark}, village_id", mark,
+                          ("user_id", "household_id", "month"))
+        params = [(user, day(month), *(f[n] for n in AUTHOR_FIGURES), hid)
+                  for (user, hid, month), f in authors]
         conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
     for column, days in (("last_award_on", deltas.awarded_on), ("last_redeemed_on", deltas.redeemed_on)):
         _move_last(conn, column, {h: d for h, d in days.items() if h not in deltas.recount})
@@ -229,17 +263,72 @@ def expected_categories(conn: Connection):
             .having(or_(*[func.sum(rows.c[f]) != 0 for f in CATEGORY_FIGURES])))
 
 
+def local_day(dialect: str, column):
+    """The local date of a stored moment, in SQL."""
+    zone = local_zone()
+    if dialect == "sqlite":
+        # Stored as naive UTC text; the zone's offset now (the deployment's
+        # zone, Asia/Shanghai by default, keeps no summer time).
+        minutes = int(datetime.now(zone).utcoffset().total_seconds() // 60)
+        return func.date(column, f"{minutes:+d} minutes")
+    return cast(func.timezone(str(zone), column), Date)
+
+
+def days_late(dialect: str, e):
+    """Days from an entry's occurred_on to the local day it was entered, in SQL."""
+    if dialect == "sqlite":
+        return func.julianday(local_day(dialect, e.c.created_at)) - func.julianday(e.c.occurred_on)
+    return local_day(dialect, e.c.created_at) - e.c.occurred_on
+
+
+def expected_authors(conn: Connection):
+    """author_months as the ledger says: (user_id, household_id, month, village_id, *AUTHOR_FIGURES)."""
+    dialect = conn.dialect.name
+    e = LedgerEntry.__table__
+    h = Household.__table__
+    reversal = aliased(LedgerEntry)
+    month = _month_expr(dialect, local_day(dialect, e.c.created_at))
+    flag = lambda clause: func.sum(case((clause, 1), else_=0))  # noqa: E731
+    return (select(e.c.created_by_id.label("user_id"), e.c.household_id, month.label("month"),
+                   h.c.village_id, func.count().label("awards"),
+                   flag(and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None))).label("rejected"),
+                   flag(exists().where(reversal.reversal_of == e.c.id)).label("reversed"),
+                   flag(days_late(dialect, e) >= LATE_DAYS).label("late"))
+            .select_from(e.join(h, h.c.id == e.c.household_id))
+            .where(e.c.kind == "award", e.c.created_by_id.is_not(None))
+            .group_by(e.c.created_by_id, e.c.household_id, month, h.c.village_id))
+
+
+# Each kept table: its key columns, its figures, and what the ledger says it holds.
+KEPT = {
+    "household_months": (table, ("household_id", "month", "village_id"), FIGURES, expected),
+    "category_months": (category_table, ("village_id", "month", "category"), CATEGORY_FIGURES,
+                        expected_categories),
+    "author_months": (author_table, ("user_id", "household_id", "month", "village_id"),
+                      AUTHOR_FIGURES, expected_authors),
+}
+
+
+def rebuild(conn: Connection) -> dict[str, int]:
+    """Recompute every kept table and each household's last days from the
+    ledger (after a repair by hand, or a restore of the ledger alone); the
+    rows written per table."""
+    written = {}
+    for name, (tbl, keys, figures, want) in KEPT.items():
+        conn.execute(delete(tbl))
+        written[name] = conn.execute(insert(tbl).from_select([*keys, *figures], want(conn))).rowcount
+    conn.execute(update(households).values(last_award_on=last_award_of(households.c.id),
+                                           last_redeemed_on=last_redeemed_of(households.c.id)))
+    return written
+
+
 def differences(conn: Connection, limit: int = 50) -> list[tuple]:
     """Rows where the kept totals and the ledger disagree, compared in the
     database (EXCEPT both ways): (table, "kept" or "ledger", *key, *figures)
     for the side that has the row the other lacks."""
     out = []
-    for name, tbl, keys, figures, want in (
-            ("household_months", table, ("household_id", "month", "village_id"), FIGURES,
-             expected(conn)),
-            ("category_months", category_table, ("village_id", "month", "category"),
-             CATEGORY_FIGURES, expected_categories(conn))):
-        want = want.subquery()
+    for name, (tbl, keys, figures, want) in KEPT.items():
+        want = want(conn).subquery()
         kept = (select(*[tbl.c[k] for k in keys], *[tbl.c[f] for f in figures])
                 .where(or_(*[tbl.c[f] != 0 for f in figures])))
         want_rows = select(*want.c).where(or_(*[want.c[f] != 0 for f in figures]))

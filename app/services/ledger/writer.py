@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, Rule, utcnow
-from app.services.clock import local_today
+from app.services.clock import local_today, local_zone
 from app.services.ledger import totals
 
 CHUNK = 1000
@@ -135,6 +135,9 @@ def add(new: list[LedgerEntry], now: datetime) -> list[LedgerEntry]:
     _move_balances(conn, posted, now)
     deltas = totals.Deltas()
     _count(deltas, [e for e in new if e.status in LIVE], 1)
+    for e in new:
+        if e.kind == "award":
+            deltas.entered(e.created_by_id, e.household_id, local_today(e.created_at), e.occurred_on)
     totals.apply(conn, deltas)
     _refresh_loaded(household_ids={e.household_id for e in new})
     return new
@@ -161,6 +164,9 @@ def reverse(original: LedgerEntry, *, actor_id: int | None, note: str, now: date
     deltas = totals.Deltas()
     if original.status in LIVE:
         _count(deltas, [original], -1)
+    if original.kind == "award":
+        deltas.undone(original.created_by_id, original.household_id,
+                      local_today(original.created_at), "reversed")
     totals.apply(conn, deltas)
     _refresh_loaded(household_ids=[original.household_id])
     return reversal
@@ -206,6 +212,9 @@ def cancel(entry: LedgerEntry, *, actor_id: int, reason: str, now: datetime) -> 
         raise ValueError("only an entry that has not posted can be cancelled")
     deltas = totals.Deltas()
     _count(deltas, [entry], -1)
+    if entry.kind == "award":
+        deltas.undone(entry.created_by_id, entry.household_id, local_today(entry.created_at),
+                      "rejected")
     entry.status = "cancelled"
     entry.due_at = None
     entry.decided_by_id = actor_id
@@ -399,6 +408,7 @@ def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) ->
     deltas = totals.Deltas()
     stored = []
     stamps: dict = {None: None}
+    zone = local_zone()
 
     def stamp(value):
         if value not in stamps:
@@ -414,6 +424,8 @@ def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) ->
             balances[hid] += points
         if status in LIVE:
             deltas.entry(hid, kind, points, occurred_on, categories.get(rule_id))
+        if kind == "award":
+            deltas.entered(created_by_id, hid, created_at.astimezone(zone).date(), occurred_on)
         if sqlite:
             row = (hid, kind, points, status, rule_id, code, occurred_on.isoformat(),
                    _stamp_sqlite(created_at), created_by_id, stamp(notice_ends_at), stamp(due_at),

@@ -18,17 +18,17 @@ local day of entry) in the range, in any status, for households in scope.
   made without a card."""
 import math
 from collections import defaultdict
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Date, and_, case, cast, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import (FAIRNESS_KINDS, LIVE_STATUSES, SUBJECT_TYPES, Checkout, FairnessNote,
-                        Household, LedgerEntry, Region, User)
+from app.models import (FAIRNESS_KINDS, LIVE_STATUSES, SUBJECT_TYPES, AuthorMonth, Checkout,
+                        FairnessNote, Household, LedgerEntry, Region, User)
 from app.services import audit
-from app.services.clock import local_zone
+from app.services.clock import local_today
+from app.services.ledger.totals import LATE_DAYS, days_late
 from app.services.errors import Errors, NotFound
 from app.services.people import policy
 from app.services.people.scope import get_household, get_region
@@ -40,9 +40,12 @@ from app.services.validate import as_id, choice, text
 CONCENTRATION = {"min_awards": 20, "share": 0.4, "households": 3}
 REVERSALS = {"min_awards": 10, "share": 0.25}
 DEDUCTIONS = {"min_deductions": 10, "share": 0.5}
-BACKDATED = {"min_awards": 10, "share": 0.5, "days": 14}
+BACKDATED = {"min_awards": 10, "share": 0.5, "days": LATE_DAYS}
 NO_CARD = {"min_checkouts": 10, "share": 0.3}
 ENTRY_IDS_MAX = 100
+# Rejected by a cadre: cancelled through a decision (an author's own withdrawal is not).
+REJECTED = and_(LedgerEntry.__table__.c.status == "cancelled",
+                LedgerEntry.__table__.c.decided_by_id.is_not(None))
 NOTE_MAX = 1000
 
 
@@ -76,76 +79,84 @@ def flags(actor: User, data: dict) -> list[dict]:
     return out
 
 
-def _days_late(dialect: str):
-    """Days from an entry's occurred_on to the local day it was entered, in SQL."""
-    e = LedgerEntry.__table__
-    if dialect == "sqlite":
-        # created_at is stored as naive UTC text; the zone's offset now (the
-        # deployment's zone, Asia/Shanghai by default, keeps no summer time).
-        minutes = int(datetime.now(local_zone()).utcoffset().total_seconds() // 60)
-        local = func.date(e.c.created_at, f"{minutes:+d} minutes")
-        return func.julianday(local) - func.julianday(e.c.occurred_on)
-    return cast(func.timezone(str(local_zone()), e.c.created_at), Date) - e.c.occurred_on
+def _awards_by_household(scope: Scope, period: Period):
+    """Per author and household, the awards entered in the range and how many
+    were rejected, reversed or late: the whole months from author_months, the
+    days at the edges from the ledger itself (by the moment of entry)."""
+    dialect = db.session.get_bind().dialect.name
+    e, am = LedgerEntry.__table__, AuthorMonth.__table__
+    parts = []
+    read = period.as_read(local_today())
+    whole = read.whole_months()
+    if whole is not None:
+        parts.append(select(am.c.user_id, am.c.household_id, am.c.awards, am.c.rejected,
+                            am.c.reversed, am.c.late)
+                     .where(am.c.month.between(*whole), am.c.village_id.in_(scope.village_ids())))
+    reversal = aliased(LedgerEntry)
+    flag = lambda clause: case((clause, 1), else_=0)  # noqa: E731
+    for first, last in read.edges():
+        parts.append(select(e.c.created_by_id, e.c.household_id, literal(1), flag(REJECTED),
+                            flag(exists().where(reversal.reversal_of == e.c.id)),
+                            flag(days_late(dialect, e) >= LATE_DAYS))
+                     .where(e.c.kind == "award", e.c.created_by_id.is_not(None),
+                            Period(first, last).holds(e.c.created_at),
+                            e.c.household_id.in_(scope.household_ids())))
+    facts = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    user, household = facts.c[0], facts.c[1]
+    return (select(user.label("user"), household.label("household"),
+                   func.sum(facts.c[2]).label("n"), func.sum(facts.c[3]).label("rejected"),
+                   func.sum(facts.c[4]).label("reversed"), func.sum(facts.c[5]).label("late"))
+            .group_by(user, household).subquery())
 
 
 def _user_flags(scope: Scope, period: Period) -> list[dict]:
-    """Counted in SQL per user (a county's year is two million entries): awards,
-    rejections, late entries, reversals; the households of the busiest users."""
+    """Counted in SQL per user from the kept per-author totals: awards,
+    rejections and reversals, late entries, and each user's three households
+    with most awards (the rows a window function ranks first)."""
+    uh = _awards_by_household(scope, period)
+    by_user = {"partition_by": uh.c.user}
+    ranked = select(
+        uh.c.user, uh.c.household, uh.c.n,
+        func.row_number().over(partition_by=uh.c.user, order_by=(uh.c.n.desc(), uh.c.household)).label("rank"),
+        func.sum(uh.c.n).over(**by_user).label("total"),
+        func.sum(uh.c.rejected + uh.c.reversed).over(**by_user).label("undone"),
+        func.sum(uh.c.late).over(**by_user).label("late")).subquery()
+    counts: dict[int, dict] = {}
+    for row in db.session.execute(select(ranked).where(
+            ranked.c.rank <= CONCENTRATION["households"]).order_by(ranked.c.user, ranked.c.rank)):
+        seen = counts.setdefault(row.user, {"n": int(row.total), "undone": int(row.undone or 0),
+                                            "late": int(row.late or 0), "top": []})
+        seen["top"].append((int(row.n), row.household))
     e = LedgerEntry.__table__
-    awards = and_(e.c.kind == "award", e.c.created_by_id.is_not(None),
-                  e.c.household_id.in_(scope.household_ids()), period.holds(e.c.created_at))
-    late = _days_late(db.session.get_bind().dialect.name) >= BACKDATED["days"]
-    rejected = and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None))
-    counts = {row.user: row for row in db.session.execute(
-        select(e.c.created_by_id.label("user"), func.count().label("n"),
-               func.sum(case((rejected, 1), else_=0)).label("rejected"),
-               func.sum(case((late, 1), else_=0)).label("late"))
-        .where(awards).group_by(e.c.created_by_id))}
-    original = aliased(LedgerEntry)
-    reversed_ = dict(db.session.execute(
-        select(original.created_by_id, func.count())
-        .select_from(e.join(original, original.id == e.c.reversal_of))
-        .where(e.c.reversal_of.is_not(None), original.kind == "award",
-               original.created_by_id.is_not(None),
-               original.household_id.in_(scope.household_ids()),
-               period.holds(original.created_at))
-        .group_by(original.created_by_id)).all())
-    busy = [u for u, row in counts.items() if row.n >= CONCENTRATION["min_awards"]]
-    per_household: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    if busy:
-        for user, hid, n in db.session.execute(
-                select(e.c.created_by_id, e.c.household_id, func.count())
-                .where(awards, e.c.created_by_id.in_(busy))
-                .group_by(e.c.created_by_id, e.c.household_id)):
-            per_household[user].append((n, hid))
+    awards = and_(e.c.kind == "award", e.c.household_id.in_(scope.household_ids()),
+                  period.holds(e.c.created_at))
+    late = days_late(db.session.get_bind().dialect.name, e) >= LATE_DAYS
     names = _users(counts)
     found = []
     for user_id in sorted(counts):
-        n, name = counts[user_id].n, names.get(user_id, "")
-        if user_id in per_household:
-            top = sorted(per_household[user_id], key=lambda x: (-x[0], x[1]))[:CONCENTRATION["households"]]
-            m = sum(c for c, _ in top)
-            if m / n >= CONCENTRATION["share"]:
-                ids = _ids(select(e.c.id).where(awards, e.c.created_by_id == user_id,
-                                                e.c.household_id.in_([h for _, h in top])))
-                found.append(_flag("concentration", "user", user_id, name, _share(m, n),
-                                   CONCENTRATION["share"], _l(
-                    "%(user)s entered %(n)d awards in this period; %(m)d of them (%(pct)d%%) "
-                    "went to the same %(k)d households.", user=name, n=n, m=m,
-                    pct=round(100 * m / n), k=len(top)), ids, m))
-        m = int(counts[user_id].rejected or 0) + reversed_.get(user_id, 0)
+        n, name, seen = counts[user_id]["n"], names.get(user_id, ""), counts[user_id]
+        mine = and_(awards, e.c.created_by_id == user_id)
+        m = sum(c for c, _ in seen["top"])
+        if n >= CONCENTRATION["min_awards"] and m / n >= CONCENTRATION["share"]:
+            ids = _ids(select(e.c.id).where(mine, e.c.household_id.in_([h for _, h in seen["top"]])))
+            found.append(_flag("concentration", "user", user_id, name, _share(m, n),
+                               CONCENTRATION["share"], _l(
+                "%(user)s entered %(n)d awards in this period; %(m)d of them (%(pct)d%%) "
+                "went to the same %(k)d households.", user=name, n=n, m=m,
+                pct=round(100 * m / n), k=len(seen["top"])), ids, m))
+        m = seen["undone"]
         if n >= REVERSALS["min_awards"] and m and m / n >= REVERSALS["share"]:
             reversal = aliased(LedgerEntry)
-            ids = _ids(select(e.c.id).where(awards, e.c.created_by_id == user_id, or_(
-                rejected, exists().where(reversal.reversal_of == e.c.id))))
+            ids = _ids(select(e.c.id).where(mine, or_(
+                REJECTED, exists().where(reversal.reversal_of == e.c.id))))
             found.append(_flag("reversals", "user", user_id, name, _share(m, n),
                                REVERSALS["share"], _l(
                 "%(m)d of the %(n)d awards %(user)s entered in this period (%(pct)d%%) were "
                 "rejected by a cadre or reversed.", user=name, n=n, m=m,
                 pct=round(100 * m / n)), ids, m))
-        m = int(counts[user_id].late or 0)
+        m = seen["late"]
         if n >= BACKDATED["min_awards"] and m and m / n >= BACKDATED["share"]:
-            ids = _ids(select(e.c.id).where(awards, e.c.created_by_id == user_id, late))
+            ids = _ids(select(e.c.id).where(mine, late))
             found.append(_flag("backdated", "user", user_id, name, _share(m, n),
                                BACKDATED["share"], _l(
                 "%(m)d of the %(n)d awards %(user)s entered in this period (%(pct)d%%) were "
