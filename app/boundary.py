@@ -14,9 +14,9 @@ never commit; views and API handlers never commit either:
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
-from app.database import SAFE_METHODS, refresh_statistics_now_and_then
+from app.database import SAFE_METHODS
 from app.extensions import db
 from app.models import utcnow
 from app.services.errors import DomainError
@@ -65,8 +65,6 @@ def init_app(app: Flask) -> None:
             db.session.commit()
         now = utcnow()
         if request.method in SAFE_METHODS:
-            # Before this request holds anything: ANALYZE takes the write lock for a moment.
-            refresh_statistics_now_and_then(current_app)
             with db.engine.connect() as conn:
                 due = writer.anything_due(conn, now)
         else:

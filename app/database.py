@@ -2,7 +2,6 @@
 import os
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
 
 try:
     import fcntl
@@ -174,37 +173,3 @@ def _late_endpoint() -> bool:
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return bool(getattr(view, "aixin_late_lock", False))
 
-
-
-# -- the query planner's statistics ----------------------------------------------------
-
-# SQLite keeps no statistics of its own: without them it may walk an index on
-# a column with a handful of values (a ledger entry's kind or status) instead
-# of the one that finds a household's few rows. ANALYZE with a sampling limit
-# reads a bounded number of rows per index (milliseconds on two million
-# entries); PostgreSQL's autovacuum does the same by itself, but a bulk load
-# (the demo, a restore) is analysed at once.
-STATISTICS_EVERY = timedelta(hours=1)
-ANALYSIS_LIMIT = 1000
-
-
-def refresh_statistics(engine: Engine) -> None:
-    """Gather the planner's statistics (ANALYZE), in a short write transaction."""
-    with engine.connect().execution_options(aixin_write=True) as conn, conn.begin():
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
-        conn.exec_driver_sql("ANALYZE")
-
-
-def refresh_statistics_now_and_then(app) -> None:
-    """On SQLite, gather the statistics when this process has not for an
-    hour (the tables grow from empty as a village starts)."""
-    from app.extensions import db
-
-    if db.engine.dialect.name != "sqlite":
-        return
-    state = app.extensions.setdefault("aixin_statistics", {"at": None})
-    now = datetime.now(timezone.utc)
-    if state["at"] is None or now - state["at"] >= STATISTICS_EVERY:
-        state["at"] = now
-        refresh_statistics(db.engine)

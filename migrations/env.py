@@ -100,9 +100,6 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
-    # The planner's statistics for the tables as they now are (new indexes included).
-    from app.database import refresh_statistics
-    refresh_statistics(connectable)
 
 
 if context.is_offline_mode():

@@ -15,7 +15,6 @@ from sqlalchemy import func, insert, select, text, update
 
 from app.demo.points import build_points_demo
 from app.demo.goods import build_goods_demo
-from app.database import refresh_statistics
 from app.extensions import db
 from app.models import Checkout, Donor, Household, LedgerEntry, Region, User, utcnow
 from app.services.clock import local_today
@@ -136,7 +135,6 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
     build_points_demo(months=months, rng=rng, intensity=3.5 if village_count else 1.0)
     build_goods_demo(months=months, rng=rng)
     db.session.commit()
-    refresh_statistics(db.engine)   # a bulk load: the planner should know its size at once
 
     path = _logins_path()
     path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
