@@ -1,8 +1,8 @@
 """author_months: awards per author, household and local month of entry,
 with how many were rejected, reversed or entered late, kept by the ledger's
 writer so the fairness checks read a county's year in a few hundred thousand
-rows; filled from the ledger as it stands. The ledger gets indexes by kind
-and moment of entry, and by author (the checks' entries behind a flag)
+rows; filled from the ledger as it stands. The ledger gets indexes by moment
+of entry (and kind), and by author (the checks' entries behind a flag)
 
 Revision ID: 0009
 Revises: 0008
@@ -64,8 +64,11 @@ def upgrade():
         batch_op.create_index('ix_author_months_cover', ['month', 'village_id', 'user_id', 'household_id', 'awards', 'rejected', 'reversed', 'late'], unique=False)
 
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_ledger_kind_created', ['kind', 'created_at'], unique=False)
+        batch_op.create_index('ix_ledger_created_kind', ['created_at', 'kind'], unique=False)
         batch_op.create_index('ix_ledger_author_created', ['created_by_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_ledger_deductions_created', ['created_at'], unique=False,
+                              sqlite_where=sa.text("kind = 'deduction'"),
+                              postgresql_where=sa.text("kind = 'deduction'"))
 
     zone = _zone()
     if op.get_bind().dialect.name == 'sqlite':
@@ -83,8 +86,9 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_deductions_created')
         batch_op.drop_index('ix_ledger_author_created')
-        batch_op.drop_index('ix_ledger_kind_created')
+        batch_op.drop_index('ix_ledger_created_kind')
     with op.batch_alter_table('author_months', schema=None) as batch_op:
         batch_op.drop_index('ix_author_months_cover')
     op.drop_table('author_months')

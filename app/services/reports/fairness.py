@@ -20,7 +20,7 @@ import math
 from collections import defaultdict
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -100,13 +100,19 @@ def _awards_by_household(scope: Scope, period: Period):
                             flag(days_late(dialect, e) >= LATE_DAYS))
                      .where(e.c.kind == "award", e.c.created_by_id.is_not(None),
                             Period(first, last).holds(e.c.created_at),
-                            e.c.household_id.in_(scope.household_ids())))
+                            _in_scope(e, scope)))
     facts = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     user, household = facts.c[0], facts.c[1]
     return (select(user.label("user"), household.label("household"),
                    func.sum(facts.c[2]).label("n"), func.sum(facts.c[3]).label("rejected"),
                    func.sum(facts.c[4]).label("reversed"), func.sum(facts.c[5]).label("late"))
             .group_by(user, household).subquery())
+
+
+def _in_scope(e, scope: Scope):
+    """The entry's household is in scope, checked per entry (`+ 0`): SQLite must
+    read the ledger by moment of entry or by author, never household by household."""
+    return (e.c.household_id + 0).in_(scope.household_ids())
 
 
 def _user_flags(scope: Scope, period: Period) -> list[dict]:
@@ -128,7 +134,7 @@ def _user_flags(scope: Scope, period: Period) -> list[dict]:
                                             "late": int(row.late or 0), "top": []})
         seen["top"].append((int(row.n), row.household))
     e = LedgerEntry.__table__
-    awards = and_(e.c.kind == "award", e.c.household_id.in_(scope.household_ids()),
+    awards = and_(e.c.kind == "award", _in_scope(e, scope),
                   period.holds(e.c.created_at))
     late = days_late(db.session.get_bind().dialect.name, e) >= LATE_DAYS
     names = _users(counts)
@@ -178,8 +184,11 @@ def _deduction_flags(scope: Scope, period: Period) -> list[dict]:
     rows = db.session.execute(
         select(LedgerEntry.id, LedgerEntry.household_id, LedgerEntry.points, Household.village_id)
         .join(Household, Household.id == LedgerEntry.household_id)
-        .join(counted, counted.c.id == LedgerEntry.household_id)
-        .where(LedgerEntry.kind == "deduction", LedgerEntry.status.in_(LIVE_STATUSES),
+        # Read through ix_ledger_deductions_created (the kind as a literal), never
+        # by status or household by household (`+ ''`, `+ 0`).
+        .where((LedgerEntry.household_id + 0).in_(select(counted.c.id)),
+               LedgerEntry.kind == literal_column("'deduction'"),
+               (LedgerEntry.status + "").in_(LIVE_STATUSES),
                ~exists().where(reversal.reversal_of == LedgerEntry.id,
                                reversal.household_id == LedgerEntry.household_id),
                period.holds(LedgerEntry.created_at))).all()
