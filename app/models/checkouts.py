@@ -38,6 +38,9 @@ class Checkout(db.Model):
 
     __table_args__ = (
         Index("ix_checkouts_household_created", "household_id", "created_at"),
+        # The supermarket reports read a range of checkouts from the index alone.
+        Index("ix_checkouts_market_made", "supermarket_id", "created_at", "voided_at",
+              "household_id", "total_points"),
         CheckConstraint("total_points > 0", name="total_positive"),
         CheckConstraint("balance_after >= 0", name="balance_not_negative"),
     )
@@ -58,6 +61,8 @@ class CheckoutLine(db.Model):
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
+        # Goods out by product, read from the index alone.
+        Index("ix_checkout_lines_goods", "checkout_id", "product_id", "quantity", "points"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("points = quantity * unit_points", name="points_product"),
     )

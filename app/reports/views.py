@@ -17,14 +17,14 @@ from app.services.clock import local_today
 from app.services import audit
 from app.services.errors import ValidationError
 from app.services.people import policy, scope
-from app.services.reports import briefing, fairness, figures, period, tables, visits
+from app.services.reports import briefing, fairness, figures, goods, period, tables, visits
 from app.services.errors import Errors
 from app.services.reports.period import month_of
 
 PERIODS = ("month", "quarter", "year", "days30", "custom")
 # The pages that answer ?format=csv|xlsx (the dashboard, also a cadre's /, does not).
 EXPORTABLE = ("reports.engagement", "reports.villages", "reports.trends", "reports.inactive",
-              "reports.fairness_page")
+              "reports.fairness_page", "reports.supermarkets", "reports.donations")
 
 
 @bp.before_request
@@ -166,6 +166,38 @@ def trends():
     return render_template("reports/trends.html", rows=rows, keep=_keep(args),
                            charts={"trend": _trend_chart(rows), "categories": _category_chart(rows)},
                            **_context(args))
+
+
+@bp.get("/supermarkets")
+def supermarkets():
+    """Checkouts, goods out and stock at the supermarkets serving the region."""
+    args = _period_args()
+    with attempt(ValidationError) as refused:
+        found = goods.supermarkets(current_user, args, period.parse(args))
+    if refused:
+        return _refused(refused.error)
+    if fmt := wanted(args):
+        return _download("supermarkets", tables.supermarkets(found["items"]), fmt)
+    days = found["days"]
+    chart = {"kind": "bars", "labels": [d["day"] for d in days], "series": [
+        {"name": _("Checkouts"), "data": [d["checkouts"] for d in days]}]}
+    return render_template("reports/supermarkets.html", found=found, keep=_keep(args),
+                           charts={"days": chart}, can_stock=policy.can(current_user, "stock.read"),
+                           **_context(args))
+
+
+@bp.get("/donations")
+def donations():
+    """Per donor: what came in and what went out to households."""
+    args = _period_args()
+    with attempt(ValidationError) as refused:
+        rows = goods.donations(current_user, args, period.parse(args))
+    if refused:
+        return _refused(refused.error)
+    if fmt := wanted(args):
+        return _download("donations", tables.donations(rows), fmt)
+    return render_template("reports/donations.html", rows=rows, keep=_keep(args),
+                           can_donors=policy.can(current_user, "donors.read"), **_context(args))
 
 
 @bp.get("/inactive")

@@ -2,7 +2,8 @@
 with how many were rejected, reversed or entered late, kept by the ledger's
 writer so the fairness checks read a county's year in a few hundred thousand
 rows; filled from the ledger as it stands. The ledger gets indexes by moment
-of entry (and kind), and by author (the checks' entries behind a flag)
+of entry (and kind), and by author (the checks' entries behind a flag);
+checkouts and their lines get covering indexes for the supermarket reports
 
 Revision ID: 0009
 Revises: 0008
@@ -70,6 +71,12 @@ def upgrade():
                               sqlite_where=sa.text("kind = 'deduction'"),
                               postgresql_where=sa.text("kind = 'deduction'"))
 
+    # The supermarket reports: a range of checkouts and their lines from indexes alone.
+    with op.batch_alter_table('checkouts', schema=None) as batch_op:
+        batch_op.create_index('ix_checkouts_market_made', ['supermarket_id', 'created_at', 'voided_at', 'household_id', 'total_points'], unique=False)
+    with op.batch_alter_table('checkout_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_checkout_lines_goods', ['checkout_id', 'product_id', 'quantity', 'points'], unique=False)
+
     zone = _zone()
     if op.get_bind().dialect.name == 'sqlite':
         # created_at is naive UTC text; the zone's offset now (no summer time in China).
@@ -85,6 +92,10 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('checkout_lines', schema=None) as batch_op:
+        batch_op.drop_index('ix_checkout_lines_goods')
+    with op.batch_alter_table('checkouts', schema=None) as batch_op:
+        batch_op.drop_index('ix_checkouts_market_made')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_deductions_created')
         batch_op.drop_index('ix_ledger_author_created')

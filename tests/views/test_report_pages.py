@@ -105,3 +105,26 @@ def test_exports_are_offered_where_a_page_answers_them(client, world, data):
         assert "format=csv" not in page(client, path)
     html = page(client, "/reports/villages", period="custom", **args(data))
     assert "format=csv" in html and "format=xlsx" in html
+
+
+def test_supermarket_and_donation_pages(client, world, data):
+    """A cadre sees checkouts, goods out and stock by supermarket, and donors' goods in
+    and out, as figures, a chart and an export; staff see the figures without the
+    stock pages they may not open."""
+    login(client, "cadre")
+    html = page(client, "/reports/supermarkets", period="custom", **args(data))
+    assert "东岭镇爱心超市" in table(html) and f"/goods/stock/{world.sm_east.id}" in html
+    days = chart_data(html)["days"]
+    assert days["series"][0]["data"] == [1, 1]
+    assert "香皂" in html and "format=csv" in html
+    r = client.get("/reports/supermarkets", query_string={"period": "custom", "format": "csv", **args(data)})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    text = r.get_data().decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("超市,兑换记录") and "东岭镇爱心超市,2,2," in text
+    html = page(client, "/reports/donations", period="custom", **args(data))
+    assert "青山农商银行" in table(html) and f"/goods/donors/{world.donor.id}" in html
+    client.post("/logout")
+    login(client, "staff")
+    html = page(client, "/reports/supermarkets", period="custom", **args(data))
+    assert "东岭镇爱心超市" in table(html) and "/goods/stock/" not in html
+    assert "/goods/donors/" not in page(client, "/reports/donations", period="custom", **args(data))

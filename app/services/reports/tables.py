@@ -65,3 +65,20 @@ def fairness(flags: list[dict]) -> tuple[list, list[list]]:
                _l("Entries"), _l("Explained")]
     return columns, [[f["kind"], f["subject"]["name"], f["value"], f["threshold"], f["explanation"],
                       f["entry_count"], (f["explained"] or {}).get("note", "")] for f in flags]
+
+
+def supermarkets(rows: list[dict]) -> tuple[list, list[list]]:
+    columns = [_l("Supermarket"), _l("Checkouts"), _l("Households served"), _l("Points redeemed"),
+               _l("Units out"), _l("Units in stock"), _l("Stock value (points)"),
+               _l("Products low on stock")]
+    return columns, [[r["name"], r["checkouts"], r["households"], r["points_redeemed"],
+                      r["units_out"], r["units_in_stock"], r["stock_value_points"], r["low_stock"]]
+                     for r in rows]
+
+
+def donations(rows: list[dict]) -> tuple[list, list[list]]:
+    columns = [_l("Donor"), _l("Donations"), _l("Units received"), _l("Value of goods (yuan)"),
+               _l("Money (yuan)"), _l("Units redeemed"), _l("Households reached"),
+               _l("Villages reached")]
+    return columns, [[r["name"], r["donations"], r["units_in"], r["value_in"], r["cash_in"],
+                      r["units_out"], r["households"], r["villages"]] for r in rows]
