@@ -5,6 +5,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import list_exports
+from app.exports import wanted
+from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
 from app.forms import apply_errors, list_args, page_number
@@ -75,6 +78,10 @@ def donor(donor_id: int):
 def donations():
     supermarket_id = request.args.get("supermarket_id", type=int)
     per_page = current_app.config["PER_PAGE_DEFAULT"]
+    if fmt := wanted(request.args):
+        items, _total = service.search_donations(current_user, supermarket_id=supermarket_id,
+                                                 page=1, per_page=EXPORT_ROWS)
+        return list_exports.send("donations", *list_exports.donations(items), fmt)
     items, total = service.search_donations(current_user, supermarket_id=supermarket_id,
                                             page=page_number(), per_page=per_page)
     markets = db.session.scalars(scope.visible_supermarkets(current_user)).all() \

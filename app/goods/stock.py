@@ -4,6 +4,9 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import list_exports
+from app.exports import wanted
+from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
 from app.forms import apply_errors, page_number
@@ -37,6 +40,10 @@ def stock(supermarket_id: int):
     low_only = request.args.get("low") == "1"
     q = (request.args.get("q") or "").strip()[:100]
     per_page = current_app.config["PER_PAGE_DEFAULT"]
+    if fmt := wanted(request.args):
+        sm, rows, _total = levels.stock_levels(current_user, supermarket_id, low_only=low_only,
+                                               q=q, page=1, per_page=EXPORT_ROWS)
+        return list_exports.send(f"stock-{sm.id}", *list_exports.stock(rows), fmt)
     sm, rows, total = levels.stock_levels(current_user, supermarket_id, low_only=low_only, q=q,
                                           page=page_number(), per_page=per_page)
     return render_template("goods/stock.html", sm=sm, rows=rows, total=total, page=page_number(),
@@ -74,6 +81,19 @@ def _took_stock(form, act) -> bool:
     elif refused:
         apply_errors(form, refused.error)
     return not refused
+
+
+@bp.get("/stock/<int:supermarket_id>/writeoffs")
+def writeoffs_list(supermarket_id: int):
+    """Every write-off at a supermarket, newest first (cadres read it too)."""
+    if fmt := wanted(request.args):
+        sm, items, _total = writeoffs.writeoffs_at(current_user, supermarket_id, per_page=EXPORT_ROWS)
+        return list_exports.send(f"writeoffs-{sm.id}", *list_exports.writeoffs(items), fmt)
+    per_page = current_app.config["PER_PAGE_DEFAULT"]
+    sm, items, total = writeoffs.writeoffs_at(current_user, supermarket_id, page=page_number(),
+                                              per_page=per_page)
+    return render_template("goods/writeoffs.html", sm=sm, items=items, total=total,
+                           page=page_number(), per_page=per_page)
 
 
 @bp.route("/stock/<int:supermarket_id>/writeoff", methods=["GET", "POST"])

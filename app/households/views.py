@@ -4,6 +4,9 @@ from flask_login import current_user, login_required
 
 from flask_wtf import FlaskForm
 
+from app import list_exports
+from app.exports import wanted
+from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
 from app.forms import apply_errors, flash_refusal, list_args
@@ -31,6 +34,10 @@ def index():
     page, per_page, q = list_args(q_max=50)
     village_id = request.args.get("village_id", type=int)
     status = request.args.get("status") or None
+    if fmt := wanted(request.args):
+        items, _total = service.search_households(current_user, village_id=village_id, q=q,
+                                                  status=status, page=1, per_page=EXPORT_ROWS)
+        return list_exports.send("households", *list_exports.households(items), fmt)
     items, total = service.search_households(
         current_user, village_id=village_id, q=q, status=status, page=page, per_page=per_page)
     return render_template("households/index.html", items=items, total=total, page=page,

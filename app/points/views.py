@@ -9,6 +9,9 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from app import list_exports
+from app.exports import wanted
+from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.errors import json_view
 from app.extensions import db
@@ -352,6 +355,9 @@ def evidence_photo(evidence_id: int):
 @bp.get("/households/<int:household_id>")
 def household_passbook(household_id: int):
     hh = scope.get_household(current_user, household_id)
+    if fmt := wanted(request.args):
+        entries = passbook.passbook_page(hh, per_page=EXPORT_ROWS)["entries"]
+        return list_exports.send(f"ledger-{hh.code}", *list_exports.ledger(entries), fmt)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     book = passbook.passbook_page(hh, page=page)
     return render_template("points/passbook.html", hh=hh, book=book, now=utcnow(),

@@ -1,0 +1,90 @@
+"""The list pages as tables for export (?format=csv|xlsx): the households
+register, a household's ledger, a day's checkouts, donations, stock levels
+and write-offs. Every row matching the page's filters, not one page; headers
+in the user's language; written by the one exporter (app.exports.send_table),
+which records each export in the audit trail."""
+from flask import request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.exports import send_table
+from app.extensions import db
+from app.models import Region
+from app.services.clock import local_zone
+
+# A page asked for as a file returns every row up to this many (a county's
+# largest list, its households, is some tens of thousands).
+EXPORT_ROWS = 1_000_000
+
+KINDS = {"award": _l("Award"), "deduction": _l("Deduction"), "redemption": _l("Redemption"),
+         "reversal": _l("Reversal"), "expiry": _l("Year-end expiry"), "adjustment": _l("Adjustment")}
+STATUSES = {"posted": _l("Counted"), "pending": _l("Pending"), "disputed": _l("Objection raised"),
+            "cancelled": _l("Cancelled")}
+
+
+def send(name: str, columns, rows, fmt: str):
+    return send_table(current_user, name, columns, rows, fmt, filters=request.args)
+
+
+def _when(moment) -> str:
+    """A stored moment as local date and time."""
+    return moment.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _village_names(ids) -> dict[int, str]:
+    ids = set(ids)
+    return dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all()) \
+        if ids else {}
+
+
+def households(items) -> tuple[list, list[list]]:
+    names = _village_names(h.village_id for h in items)
+    columns = [_l("Code"), _l("Head of household"), _l("Village"), _l("Members"), _l("Phone"),
+               _l("Address"), _l("Tags"), _l("Status"), _l("Balance")]
+    return columns, [[h.code, h.head_name, names.get(h.village_id, ""), h.members, h.phone or "",
+                      h.address or "", "、".join(h.tags or []),
+                      _l("Active") if h.status == "active" else _l("Exited"), h.balance]
+                     for h in items]
+
+
+def ledger(entries) -> tuple[list, list[list]]:
+    columns = [_l("Date"), _l("Kind"), _l("Rule"), _l("Points"), _l("Status"), _l("Note"),
+               _l("Entered"), _l("By")]
+    return columns, [[e.occurred_on.isoformat(), KINDS.get(e.kind, e.kind),
+                      f"{e.rule_code} {e.rule.name}" if e.rule else (e.rule_code or ""), e.points,
+                      STATUSES.get(e.status, e.status), e.note or "", _when(e.created_at),
+                      e.created_by.username if e.created_by else ""] for e in entries]
+
+
+def checkouts(items) -> tuple[list, list[list]]:
+    columns = [_l("Time"), _l("Household"), _l("Goods"), _l("Points"), _l("Balance after"),
+               _l("Card"), _l("By"), _l("Voided")]
+    return columns, [[_when(c.created_at), f"{c.household.code} {c.household.head_name}",
+                      "、".join(f"{line.product.name}×{line.quantity}" for line in c.lines),
+                      c.total_points, c.balance_after, _l("Yes") if c.card_id else _l("No"),
+                      c.created_by.username if c.created_by else "",
+                      c.void_reason or (_l("Yes") if c.voided_at else "")] for c in items]
+
+
+def donations(items) -> tuple[list, list[list]]:
+    columns = [_l("Received on"), _l("Receipt"), _l("Donor"), _l("Supermarket"), _l("Kind"),
+               _l("Goods"), _l("Amount (yuan)")]
+    return columns, [[d.received_on.isoformat(), d.receipt_no or "", d.donor.name, d.supermarket.name,
+                      _l("Money") if d.kind == "cash" else _l("Goods"),
+                      "、".join(f"{line.product.name}×{line.quantity}" for line in d.lines),
+                      d.amount_fen / 100 if d.amount_fen is not None else ""] for d in items]
+
+
+def stock(rows) -> tuple[list, list[list]]:
+    columns = [_l("Product"), _l("Category"), _l("Barcode"), _l("In stock"), _l("Unit"),
+               _l("Threshold"), _l("Points price")]
+    return columns, [[p.name, p.category or "", p.barcode or "", n, p.unit, p.low_stock_threshold,
+                      p.points_price] for p, n in rows]
+
+
+def writeoffs(items) -> tuple[list, list[list]]:
+    from app.goods.text import REASONS   # the goods pages import this module
+    columns = [_l("Time"), _l("Product"), _l("Quantity"), _l("Reason"), _l("Note"), _l("By")]
+    return columns, [[_when(w.created_at), w.product.name, w.quantity, REASONS.get(w.reason, w.reason),
+                      w.note or "", w.created_by.username if w.created_by else ""] for w in items]
