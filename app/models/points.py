@@ -170,14 +170,16 @@ class HouseholdMonth(db.Model):
 
 
 class CategoryMonth(db.Model):
-    """Awards and deductions per village, calendar month and rule category
-    (the trends by category), kept by the ledger's writer like household_months."""
+    """Awards and deductions per village, calendar month, rule category and
+    rule (the trends by category, the most used rules), kept by the ledger's
+    writer like household_months."""
 
     __tablename__ = "category_months"
 
     village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    rule_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     awarded: Mapped[int] = mapped_column(default=0)
     awards: Mapped[int] = mapped_column(default=0)
     deducted: Mapped[int] = mapped_column(default=0)

@@ -158,12 +158,14 @@ def trends():
     args = request.args.to_dict()
     args.setdefault("period", "custom")
     with attempt(ValidationError) as refused:
-        rows = figures.trends(current_user, args, period.parse(args, default="months"))
+        rng = period.parse(args, default="months")
+        rows = figures.trends(current_user, args, rng)
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
         return _download("trends", tables.trends(rows), fmt)
     return render_template("reports/trends.html", rows=rows, keep=_keep(args),
+                           top=figures.top_rules(current_user, args, rng),
                            charts={"trend": _trend_chart(rows), "categories": _category_chart(rows)},
                            **_context(args))
 

@@ -3,7 +3,8 @@ with how many were rejected, reversed or entered late, kept by the ledger's
 writer so the fairness checks read a county's year in a few hundred thousand
 rows; filled from the ledger as it stands. The ledger gets indexes by moment
 of entry (and kind), and by author (the checks' entries behind a flag);
-checkouts and their lines get covering indexes for the supermarket reports
+checkouts and their lines get covering indexes for the supermarket reports;
+category_months is kept per rule too (the most used rules), refilled
 
 Revision ID: 0009
 Revises: 0008
@@ -29,13 +30,56 @@ BACKFILL = """
 INSERT INTO author_months (user_id, household_id, month, village_id, awards, rejected, reversed, late)
 SELECT e.created_by_id, e.household_id, {month}, h.village_id, COUNT(*),
        SUM(CASE WHEN e.status = 'cancelled' AND e.decided_by_id IS NOT NULL THEN 1 ELSE 0 END),
-       SUM(CASE WHEN EXISTS (SELECT 1 FROM ledger_entries x WHERE x.reversal_of = e.id)
+       SUM(CASE WHEN EXISTS (SELECT 1 FROM ledger_entries x
+                             WHERE x.reversal_of = e.id AND x.household_id = e.household_id)
                 THEN 1 ELSE 0 END),
        SUM(CASE WHEN {late} >= {days} THEN 1 ELSE 0 END)
 FROM ledger_entries e JOIN households h ON h.id = e.household_id
 WHERE e.kind = 'award' AND e.created_by_id IS NOT NULL
 GROUP BY e.created_by_id, e.household_id, {month}, h.village_id
 """
+
+
+CATEGORY_COLUMNS = ("awarded", "awards", "deducted", "deductions")
+CATEGORIES_BACKFILL = """
+INSERT INTO category_months (village_id, month, category, {keys}awarded, awards, deducted, deductions)
+SELECT h.village_id, {month}, COALESCE(r.category, ''), {rule}
+       SUM(CASE WHEN e.kind = 'award' THEN e.points ELSE 0 END),
+       SUM(CASE WHEN e.kind = 'award' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN e.kind = 'deduction' THEN -e.points ELSE 0 END),
+       SUM(CASE WHEN e.kind = 'deduction' THEN 1 ELSE 0 END)
+FROM ledger_entries e JOIN households h ON h.id = e.household_id
+LEFT JOIN rules r ON r.id = e.rule_id
+WHERE e.kind IN ('award', 'deduction') AND e.status IN ('pending', 'disputed', 'posted')
+  AND NOT EXISTS (SELECT 1 FROM ledger_entries x
+                  WHERE x.reversal_of = e.id AND x.household_id = e.household_id)
+  AND COALESCE(r.category, '') <> ''
+GROUP BY h.village_id, {month}, COALESCE(r.category, ''){group_rule}
+"""
+
+
+def _categories(with_rule: bool) -> None:
+    """category_months made anew (per rule or not) and filled from the ledger."""
+    with op.batch_alter_table('category_months', schema=None) as batch_op:
+        batch_op.drop_index('ix_category_months_month')
+    op.drop_table('category_months')
+    keys = [sa.Column('village_id', sa.Integer(), nullable=False),
+            sa.Column('month', sa.Date(), nullable=False),
+            sa.Column('category', sa.String(length=50), nullable=False)]
+    if with_rule:
+        keys.append(sa.Column('rule_code', sa.String(length=32), nullable=False))
+    op.create_table('category_months', *keys,
+                    *[sa.Column(name, sa.Integer(), nullable=False) for name in CATEGORY_COLUMNS],
+                    sa.ForeignKeyConstraint(['village_id'], ['regions.id'], name=op.f('fk_category_months_village_id_regions')),
+                    sa.PrimaryKeyConstraint(*[c.name for c in keys], name=op.f('pk_category_months')))
+    with op.batch_alter_table('category_months', schema=None) as batch_op:
+        batch_op.create_index('ix_category_months_month', ['month'], unique=False)
+    month = ("date(e.occurred_on, 'start of month')" if op.get_bind().dialect.name == 'sqlite'
+             else "CAST(date_trunc('month', e.occurred_on) AS date)")
+    op.execute(CATEGORIES_BACKFILL.format(
+        month=month, keys="rule_code, " if with_rule else "",
+        rule="COALESCE(e.rule_code, '')," if with_rule else "",
+        group_rule=", COALESCE(e.rule_code, '')" if with_rule else ""))
 
 
 def _zone() -> str:
@@ -89,9 +133,11 @@ def upgrade():
         month = f"CAST(date_trunc('month', {local}) AS date)"
         late = f"({local} - e.occurred_on)"
     op.execute(BACKFILL.format(month=month, late=late, days=LATE_DAYS))
+    _categories(with_rule=True)
 
 
 def downgrade():
+    _categories(with_rule=False)
     with op.batch_alter_table('checkout_lines', schema=None) as batch_op:
         batch_op.drop_index('ix_checkout_lines_goods')
     with op.batch_alter_table('checkouts', schema=None) as batch_op:

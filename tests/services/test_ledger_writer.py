@@ -129,9 +129,10 @@ def kept(world, key: str) -> dict[tuple, dict]:
     hh = world.households[key]
     out = {}
     for r in db.session.scalars(select(CategoryMonth).where(CategoryMonth.village_id == hh.village_id)):
-        figures = {f: getattr(r, f) for f in totals.CATEGORY_FIGURES if getattr(r, f)}
-        if figures:
-            out[(r.month, r.category)] = figures
+        for f in totals.CATEGORY_FIGURES:          # summed over the category's rules
+            if getattr(r, f):
+                row = out.setdefault((r.month, r.category), {})
+                row[f] = row.get(f, 0) + getattr(r, f)
     for r in db.session.scalars(select(HouseholdMonth).where(HouseholdMonth.household_id == hh.id)):
         figures = {f: getattr(r, f) for f in ("redeemed", "checkouts") if getattr(r, f)}
         if figures:

@@ -36,6 +36,16 @@ def test_summary_counts_by_hand(world, data):
     }
 
 
+def test_top_rules_count_live_entries_in_the_range(world, data):
+    """QL-01: v1a twice in the range and v2a once; HJ-01: v1a and v3x; the reversed and
+    the rejected award of v1b count nowhere, nor do the awards outside the range."""
+    assert figures.top_rules(world.users["admin"], args(data), data.range) == [
+        {"rule_code": "QL-01", "name": "规则 QL-01", "category": "勤劳致富", "uses": 3, "points": 30},
+        {"rule_code": "HJ-01", "name": "规则 HJ-01", "category": "环境卫生", "uses": 2, "points": 10},
+        {"rule_code": "KF-01", "name": "规则 KF-01", "category": "扣分项", "uses": 1, "points": -3}]
+    assert [r["rule_code"] for r in figures.top_rules(world.users["cadre_west"], {}, data.range)] == ["HJ-01"]
+
+
 def test_engagement_rows_sum_to_the_summary(world, data):
     rows, total = figures.engagement(world.users["admin"], args(data), data.range)
     assert total == 5

@@ -54,6 +54,8 @@ def test_report_lists(client, world, data):
     assert html.index("石门村") < html.index("东坪村") < html.index("西沟村")
     html = page(client, "/reports/trends", **args(data))
     assert data.m1.strftime("%Y-%m") in table(html)
+    top = html[html.index("最常用的规则"):]
+    assert top.index("QL-01 规则 QL-01") < top.index("HJ-01") < top.index("KF-01")
     charts = chart_data(html)
     assert [s["name"] for s in charts["categories"]["series"]] == ["勤劳致富", "扣分项", "环境卫生"]
     assert charts["trend"]["series"][0]["data"] == [20, 10, 10]

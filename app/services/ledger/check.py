@@ -130,7 +130,7 @@ def check_totals(now: datetime) -> list[Violation]:
         elif name == "author_months":
             label = f"user {keys[0]}'s awards to household {keys[1]} entered in {str(keys[2])[:7]}"
         else:
-            label = f"village {keys[0]}, {str(keys[1])[:7]} {keys[2]}"
+            label = f"village {keys[0]}, {str(keys[1])[:7]} {keys[2]} {keys[3]}"
         out.append(Violation(1, f"{label}: {shown or 'zero'} is {where}"))
     return out
 

@@ -1,6 +1,6 @@
 """The monthly totals the reports read, and what a change of the ledger adds
 to them or takes away: per household and month (household_months: points
-awarded and deducted, checkouts), per village, month and rule category
+awarded and deducted, checkouts), per village, month, rule category and rule
 (category_months: awards and deductions), and each household's last award
 and redemption day; and per author, household and month of entry, the
 awards entered and what became of them (author_months, for the fairness
@@ -38,10 +38,10 @@ class Deltas:
     """Changes to the totals, summed per row before they are written."""
 
     def __init__(self):
-        # (household, month) -> FIGURES; (household, month, category) -> CATEGORY_FIGURES
+        # (household, month) -> FIGURES; (household, month, category, rule) -> CATEGORY_FIGURES
         # (the household's village is looked up as the row is written).
         self.rows: dict[tuple[int, date], dict[str, int]] = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
-        self.categories: dict[tuple[int, date, str], dict[str, int]] = defaultdict(
+        self.categories: dict[tuple[int, date, str, str], dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(CATEGORY_FIGURES, 0))
         # households.last_award_on / last_redeemed_on: a later day moves them
         # forward; an award or checkout that stops counting has them recounted.
@@ -53,11 +53,11 @@ class Deltas:
             lambda: dict.fromkeys(AUTHOR_FIGURES, 0))
 
     def entry(self, household_id: int, kind: str, points: int, occurred_on: date,
-              category: str | None, sign: int = 1) -> None:
+              category: str | None, sign: int = 1, rule_code: str | None = None) -> None:
         """An award or deduction starts (sign 1) or stops (sign -1) counting."""
         month = month_of(occurred_on)
         for row in (self.rows[(household_id, month)],
-                    self.categories[(household_id, month, category or "")]):
+                    self.categories[(household_id, month, category or "", rule_code or "")]):
             if kind == "award":
                 row["awarded"] += sign * points
                 row["awards"] += sign
@@ -134,10 +134,11 @@ def apply(conn: Connection, deltas: Deltas) -> None:
         conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
     categories = [(key, f) for key, f in sorted(deltas.categories.items()) if any(f.values())]
     if categories:
-        sql = _upsert_sql("category_months", ("village_id", "month", "category"), CATEGORY_FIGURES,
-                          f"village_id, {mark}, {mark}", mark, ("village_id", "month", "category"))
-        params = [(day(month), category, *(f[n] for n in CATEGORY_FIGURES), hid)
-                  for (hid, month, category), f in categories]
+        sql = _upsert_sql("category_months", ("village_id", "month", "category", "rule_code"),
+                          CATEGORY_FIGURES, f"village_id, {mark}, {mark}, {mark}", mark,
+                          ("village_id", "month", "category", "rule_code"))
+        params = [(day(month), category, rule, *(f[n] for n in CATEGORY_FIGURES), hid)
+                  for (hid, month, category, rule), f in categories]
         conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
     authors = [(key, f) for key, f in sorted(deltas.authors.items()) if any(f.values())]
     if authors:
@@ -216,7 +217,7 @@ def _month_expr(dialect: str, column):
 
 def _counted(conn: Connection):
     """Every live, unreversed award and deduction and every checkout not voided,
-    as rows (household_id, village_id, month, category, *FIGURES)."""
+    as rows (household_id, village_id, month, category, rule_code, *FIGURES)."""
     dialect = conn.dialect.name
     e = LedgerEntry.__table__
     h = Household.__table__
@@ -227,6 +228,7 @@ def _counted(conn: Connection):
         select(e.c.household_id.label("household_id"), h.c.village_id.label("village_id"),
                _month_expr(dialect, e.c.occurred_on).label("month"),
                func.coalesce(Rule.category, "").label("category"),
+               func.coalesce(e.c.rule_code, "").label("rule_code"),
                (is_award * e.c.points).label("awarded"), is_award.label("awards"),
                (-is_deduction * e.c.points).label("deducted"), is_deduction.label("deductions"),
                literal(0).label("redeemed"), literal(0).label("checkouts"))
@@ -238,7 +240,8 @@ def _counted(conn: Connection):
                                reversal.household_id == e.c.household_id)))
     redemptions = (
         select(e.c.household_id, h.c.village_id, _month_expr(dialect, e.c.occurred_on),
-               literal(""), literal(0), literal(0), literal(0), literal(0), -e.c.points, literal(1))
+               literal(""), literal(""), literal(0), literal(0), literal(0), literal(0), -e.c.points,
+               literal(1))
         .select_from(e.join(h, h.c.id == e.c.household_id)
                      .join(Checkout.__table__, Checkout.id == e.c.checkout_id))
         .where(e.c.kind == "redemption", Checkout.voided_at.is_(None)))
@@ -254,12 +257,13 @@ def expected(conn: Connection):
 
 
 def expected_categories(conn: Connection):
-    """category_months as the ledger says: (village_id, month, category, *CATEGORY_FIGURES)."""
+    """category_months as the ledger says: (village_id, month, category, rule_code,
+    *CATEGORY_FIGURES)."""
     rows = _counted(conn)
-    return (select(rows.c.village_id, rows.c.month, rows.c.category,
+    return (select(rows.c.village_id, rows.c.month, rows.c.category, rows.c.rule_code,
                    *[func.sum(rows.c[f]).label(f) for f in CATEGORY_FIGURES])
             .where(rows.c.category != "")
-            .group_by(rows.c.village_id, rows.c.month, rows.c.category)
+            .group_by(rows.c.village_id, rows.c.month, rows.c.category, rows.c.rule_code)
             .having(or_(*[func.sum(rows.c[f]) != 0 for f in CATEGORY_FIGURES])))
 
 
@@ -292,7 +296,9 @@ def expected_authors(conn: Connection):
     return (select(e.c.created_by_id.label("user_id"), e.c.household_id, month.label("month"),
                    h.c.village_id, func.count().label("awards"),
                    flag(and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None))).label("rejected"),
-                   flag(exists().where(reversal.reversal_of == e.c.id)).label("reversed"),
+                   # A reversal erases the entry it names, if it is of the same household.
+                   flag(exists().where(reversal.reversal_of == e.c.id,
+                                       reversal.household_id == e.c.household_id)).label("reversed"),
                    flag(days_late(dialect, e) >= LATE_DAYS).label("late"))
             .select_from(e.join(h, h.c.id == e.c.household_id))
             .where(e.c.kind == "award", e.c.created_by_id.is_not(None))
@@ -302,8 +308,8 @@ def expected_authors(conn: Connection):
 # Each kept table: its key columns, its figures, and what the ledger says it holds.
 KEPT = {
     "household_months": (table, ("household_id", "month", "village_id"), FIGURES, expected),
-    "category_months": (category_table, ("village_id", "month", "category"), CATEGORY_FIGURES,
-                        expected_categories),
+    "category_months": (category_table, ("village_id", "month", "category", "rule_code"),
+                        CATEGORY_FIGURES, expected_categories),
     "author_months": (author_table, ("user_id", "household_id", "month", "village_id"),
                       AUTHOR_FIGURES, expected_authors),
 }

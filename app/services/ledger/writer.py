@@ -111,7 +111,8 @@ def _count(deltas: totals.Deltas, rows, sign: int) -> None:
     counted = [e for e in rows if e.kind in totals.COUNTED_KINDS]
     categories = _categories(e.rule_id for e in counted)
     for e in counted:
-        deltas.entry(e.household_id, e.kind, e.points, e.occurred_on, categories.get(e.rule_id), sign)
+        deltas.entry(e.household_id, e.kind, e.points, e.occurred_on, categories.get(e.rule_id), sign,
+                     e.rule_code)
 
 
 # -- new entries ---------------------------------------------------------------------
@@ -423,7 +424,7 @@ def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) ->
         if status == "posted":
             balances[hid] += points
         if status in LIVE:
-            deltas.entry(hid, kind, points, occurred_on, categories.get(rule_id))
+            deltas.entry(hid, kind, points, occurred_on, categories.get(rule_id), rule_code=code)
         if kind == "award":
             deltas.entered(created_by_id, hid, created_at.astimezone(zone).date(), occurred_on)
         if sqlite:

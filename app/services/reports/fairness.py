@@ -96,7 +96,8 @@ def _awards_by_household(scope: Scope, period: Period):
     flag = lambda clause: case((clause, 1), else_=0)  # noqa: E731
     for first, last in read.edges():
         parts.append(select(e.c.created_by_id, e.c.household_id, literal(1), flag(REJECTED),
-                            flag(exists().where(reversal.reversal_of == e.c.id)),
+                            flag(exists().where(reversal.reversal_of == e.c.id,
+                                                reversal.household_id == e.c.household_id)),
                             flag(days_late(dialect, e) >= LATE_DAYS))
                      .where(e.c.kind == "award", e.c.created_by_id.is_not(None),
                             Period(first, last).holds(e.c.created_at),
@@ -154,7 +155,8 @@ def _user_flags(scope: Scope, period: Period) -> list[dict]:
         if n >= REVERSALS["min_awards"] and m and m / n >= REVERSALS["share"]:
             reversal = aliased(LedgerEntry)
             ids = _ids(select(e.c.id).where(mine, or_(
-                REJECTED, exists().where(reversal.reversal_of == e.c.id))))
+                REJECTED, exists().where(reversal.reversal_of == e.c.id,
+                                         reversal.household_id == e.c.household_id))))
             found.append(_flag("reversals", "user", user_id, name, _share(m, n),
                                REVERSALS["share"], _l(
                 "%(m)d of the %(n)d awards %(user)s entered in this period (%(pct)d%%) were "

@@ -187,20 +187,24 @@ def facts(period: Period):
 
 
 def category_facts(period: Period):
-    """(village_id, month, category, awarded, deducted) for the range: whole
-    months from category_months, the edges from the ledger."""
+    """(village_id, month, category, rule_code, awarded, awards, deducted,
+    deductions) for the range: whole months from category_months, the edges
+    from the ledger."""
     parts = []
     period = period.as_read(local_today())
     whole = period.whole_months()
     if whole is not None:
-        parts.append(select(cm.c.village_id, cm.c.month, cm.c.category, cm.c.awarded, cm.c.deducted)
+        parts.append(select(cm.c.village_id, cm.c.month, cm.c.category, cm.c.rule_code,
+                            cm.c.awarded, cm.c.awards, cm.c.deducted, cm.c.deductions)
                      .where(cm.c.month.between(*whole)))
     for first, last in period.edges():
         parts.append(
             select(_VILLAGE.label("village_id"), literal(month_of(first), Date).label("month"),
                    func.coalesce(Rule.category, "").label("category"),
-                   (_IS_AWARD * entries.c.points).label("awarded"),
-                   (-_IS_DEDUCTION * entries.c.points).label("deducted"))
+                   func.coalesce(entries.c.rule_code, "").label("rule_code"),
+                   (_IS_AWARD * entries.c.points).label("awarded"), _IS_AWARD.label("awards"),
+                   (-_IS_DEDUCTION * entries.c.points).label("deducted"),
+                   _IS_DEDUCTION.label("deductions"))
             .select_from(entries.join(households_t, households_t.c.id == entries.c.household_id)
                          .outerjoin(Rule.__table__, Rule.id == entries.c.rule_id))
             .where(_live(first, last)))
@@ -372,6 +376,27 @@ def trends(actor: User, data: dict, period: Period) -> list[dict]:
                     "participating_households": int(row.participating or 0) if row else 0,
                     "by_category": categories.get(key, {})})
     return out
+
+
+TOP_RULES = 10
+
+
+def top_rules(actor: User, data: dict, period: Period, limit: int = TOP_RULES) -> list[dict]:
+    """The rules used most in the range (live awards and deductions), with the
+    points they moved (deductions negative); ties by code."""
+    scope = scope_of(actor, data)
+    c = category_facts(period)
+    uses = func.sum(c.c.awards + c.c.deductions)
+    rows = db.session.execute(
+        select(c.c.rule_code, c.c.category, uses.label("uses"),
+               func.sum(c.c.awarded - c.c.deducted).label("points"))
+        .where(c.c.village_id.in_(scope.village_ids()), c.c.rule_code != "")
+        .group_by(c.c.rule_code, c.c.category).having(uses > 0)
+        .order_by(uses.desc(), c.c.rule_code).limit(limit)).all()
+    names = dict(db.session.execute(select(Rule.code, Rule.name)
+                                    .where(Rule.code.in_([r.rule_code for r in rows] or [""]))).all())
+    return [{"rule_code": r.rule_code, "name": names.get(r.rule_code, ""), "category": r.category,
+             "uses": int(r.uses), "points": int(r.points or 0)} for r in rows]
 
 
 def _month_key(value) -> str:
