@@ -119,9 +119,14 @@ def run(app, db, rounds: int) -> list:
         ("page trends", pages, "/reports/trends", {}),
         ("page needs a visit", pages, "/reports/inactive", {}),
         ("page fairness", pages, "/reports/fairness", {"period": "custom", **year}),
+        ("API fairness, last 30 days", api, "/api/v1/reports/fairness", {}),
+        ("page supermarkets", pages, "/reports/supermarkets", {"period": "custom", **year}),
+        ("page donations", pages, "/reports/donations", {"period": "custom", **year}),
         ("export engagement CSV (county)", api, "/api/v1/reports/engagement", {**year, "format": "csv"}),
         ("export engagement xlsx (county)", api, "/api/v1/reports/engagement", {**year, "format": "xlsx"}),
         ("export needs a visit CSV", api, "/api/v1/reports/inactive", {"format": "csv"}),
+        ("export households register CSV (county)", pages, "/households/", {"format": "csv"}),
+        ("export households register xlsx (county)", pages, "/households/", {"format": "xlsx"}),
     ]
     out = []
     print(f"\n{'what':36} {'median s':>9} {'max s':>7} {'bytes':>10}")
