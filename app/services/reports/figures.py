@@ -453,8 +453,10 @@ def _categories_of(period: Period, household_ids: list[int]) -> dict[int, dict[s
              .group_by(entries.c.household_id, Rule.category))
     wanted = set(household_ids)
     if len(household_ids) > 1000:
-        # An export: one pass over the range's entries beats fifty lookups by household.
-        parts = [query]
+        # An export: one pass over the range's entries beats fifty lookups by household;
+        # on SQLite in household order (measured: 4.3 s for a county's year against 7.8 s
+        # by day, and the status index the planner picks without statistics).
+        parts = [query.with_hint(entries, "INDEXED BY ix_ledger_household_rule_day", "sqlite")]
     else:
         parts = [query.where(entries.c.household_id.in_(household_ids))]
     for part in parts:
