@@ -90,7 +90,7 @@ def dashboard(home: bool = False):
     village_rows = figures.villages(current_user, args, rng, redeeming=True)
     summary = figures.summary(current_user, args, rng, village_rows)
     year = period.parse({"region_id": args.get("region_id")}, default="months")
-    trend = figures.trends(current_user, args, year)
+    trend = figures.trends(current_user, args, year, by_category=False)
     quiet = visits.inactive(current_user, {"region_id": args.get("region_id")}, page=1, per_page=1)[1]
     return render_template("reports/dashboard.html", summary=summary, trend=trend, home=home,
                            quiet=quiet, keep=_keep(args), **_context(args),

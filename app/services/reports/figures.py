@@ -306,12 +306,15 @@ def _village_rows(scope: Scope, period: Period) -> list[dict]:
     counted = scope.households(period).subquery("counted")
     sizes = dict(db.session.execute(select(counted.c.village_id, func.count())
                                     .group_by(counted.c.village_id)).all())
-    per = per_household(period, scope)
+    # Straight from the facts (one row per household and month): a household
+    # takes part if any of its months in the range has an award (counted once).
+    f = facts(period)
     figures = {row.village_id: row for row in db.session.execute(
-        select(per.c.village_id, func.sum(case((per.c.awards > 0, 1), else_=0)).label("participating"),
-               func.sum(case((per.c.checkouts > 0, 1), else_=0)).label("redeeming"),
-               *[func.sum(per.c[name]).label(name) for name in FIGURES])
-        .group_by(per.c.village_id))}
+        select(f.c.village_id,
+               func.count(func.distinct(case((f.c.awards > 0, f.c.household_id)))).label("participating"),
+               func.count(func.distinct(case((f.c.checkouts > 0, f.c.household_id)))).label("redeeming"),
+               *[func.sum(f.c[name]).label(name) for name in FIGURES])
+        .where(*scope.fact_filter(f, period)).group_by(f.c.village_id))}
     rows = []
     for village in db.session.scalars(select(Region).where(Region.level == "village", scope.regions())
                                       .order_by(Region.id)):
@@ -350,8 +353,9 @@ def rank(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def trends(actor: User, data: dict, period: Period) -> list[dict]:
-    """One row per calendar month the range touches, oldest first."""
+def trends(actor: User, data: dict, period: Period, *, by_category: bool = True) -> list[dict]:
+    """One row per calendar month the range touches, oldest first
+    (`by_category=False`: without the points by category, as the dashboard's chart)."""
     scope = scope_of(actor, data)
     # A fact is one household's month (the edges are summed per household too),
     # so a month's participants are its facts with an award.
@@ -362,10 +366,10 @@ def trends(actor: User, data: dict, period: Period) -> list[dict]:
         .where(*scope.fact_filter(f, period)).group_by(f.c.month))}
     categories: dict[str, dict[str, int]] = {}
     c = category_facts(period)
-    for month, category, points in db.session.execute(
+    for month, category, points in ([] if not by_category else db.session.execute(
             select(c.c.month, c.c.category, func.sum(c.c.awarded - c.c.deducted))
             .where(c.c.village_id.in_(scope.village_ids()), c.c.category != "")
-            .group_by(c.c.month, c.c.category).order_by(c.c.month, c.c.category)):
+            .group_by(c.c.month, c.c.category).order_by(c.c.month, c.c.category))):
         if points:
             categories.setdefault(_month_key(month), {})[category] = int(points)
     out = []
