@@ -91,7 +91,7 @@ def dashboard(home: bool = False):
     summary = figures.summary(current_user, args, rng, village_rows)
     year = period.parse({"region_id": args.get("region_id")}, default="months")
     trend = figures.trends(current_user, args, year, by_category=False)
-    quiet = visits.inactive(current_user, {"region_id": args.get("region_id")}, page=1, per_page=1)[1]
+    quiet = visits.inactive_count(current_user, {"region_id": args.get("region_id")})
     return render_template("reports/dashboard.html", summary=summary, trend=trend, home=home,
                            quiet=quiet, keep=_keep(args), **_context(args),
                            charts={"trend": _trend_chart(trend), "villages": _village_chart(village_rows)})

@@ -56,7 +56,7 @@ def briefing_pdf(actor: User, data: dict) -> tuple[bytes, str]:
     villages = figures.villages(actor, region, rng, redeeming=True)
     summary = figures.summary(actor, region, rng, villages)
     trend = figures.trends(actor, region, Period(months_back(month, 11), end))
-    quiet = visits.inactive(actor, region, page=1, per_page=1)[1]
+    quiet = visits.inactive_count(actor, region)
     flags = fairness.flags(actor, {**region, "from": month.isoformat(), "to": end.isoformat()}) \
         if policy.can(actor, "reports.fairness") else None
     place = scope.region.name if scope.region is not None else (

@@ -69,8 +69,10 @@ class Scope:
         """WHERE clauses on facts (household_id, village_id, ...) for the households
         a range counts: in the scope's villages (and tag), less the few registered
         after the range or exited before it."""
+        # `+ 0`: the few households excluded are found by reading the table once,
+        # not village by village through its index (0.23 s to 0.17 s for a county's year).
         excluded = (select(Household.id).where(
-            Household.village_id.in_(self.village_ids()),
+            (Household.village_id + 0).in_(self.village_ids()),
             or_(Household.created_at >= period.after_end(), Household.exited_on < period.start)))
         clauses = [f.c.village_id.in_(self.village_ids()), f.c.household_id.not_in(excluded)]
         if self.tag:

@@ -49,10 +49,7 @@ def inactive(actor: User, data: dict, *, page: int | None = None,
     _, since = quiet_since(data)
     in_scope = scope.households(active_only=True).subquery("in_scope")
     last_active = _latest(Household.last_award_on, Household.last_redeemed_on)
-    query = (select(Household).join(in_scope, in_scope.c.id == Household.id)
-             .where(or_(Household.last_award_on.is_(None), Household.last_award_on < since),
-                    or_(Household.last_redeemed_on.is_(None), Household.last_redeemed_on < since),
-                    or_(Household.last_visit_on.is_(None), Household.last_visit_on < since)))
+    query = select(Household).join(in_scope, in_scope.c.id == Household.id).where(*_quiet(since))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     query = query.order_by(case((last_active.is_(None), 0), else_=1), last_active, Household.id)
     if page is not None:
@@ -67,6 +64,23 @@ def inactive(actor: User, data: dict, *, page: int | None = None,
         "last_award_on": hh.last_award_on, "last_redeemed_on": hh.last_redeemed_on,
         "last_visit_on": hh.last_visit_on, "balance": hh.balance,
     } for hh in db.session.scalars(query)], total, since
+
+
+def inactive_count(actor: User, data: dict) -> int:
+    """How many households need a visit (the dashboard's figure)."""
+    scope = scope_of(actor, data, lists=True)
+    _, since = quiet_since(data)
+    in_scope = scope.households(active_only=True).subquery("in_scope")
+    return db.session.scalar(
+        select(func.count()).select_from(Household).join(in_scope, in_scope.c.id == Household.id)
+        .where(*_quiet(since)))
+
+
+def _quiet(since: date) -> list:
+    """No award, no checkout and no visit on or after `since`."""
+    return [or_(Household.last_award_on.is_(None), Household.last_award_on < since),
+            or_(Household.last_redeemed_on.is_(None), Household.last_redeemed_on < since),
+            or_(Household.last_visit_on.is_(None), Household.last_visit_on < since)]
 
 
 def record_visit(actor: User, household_id, data: dict) -> Visit:
