@@ -121,18 +121,52 @@ def _upsert_sql(target: str, keys: tuple[str, ...], figures: tuple[str, ...], se
             + ", ".join(f"{f} = {target}.{f} + excluded.{f}" for f in figures))
 
 
+def copy_rows(conn: Connection, table: str, columns, rows) -> None:
+    """PostgreSQL: rows (Python values) into `table` by COPY, many times faster
+    than INSERTs for a bulk load."""
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _upsert_many_pg(conn: Connection, target: str, keys, figures, conflict, temp_columns,
+                    select_keys: str, rows) -> None:
+    """Many rows on PostgreSQL: COPY them into a temporary table, then one
+    INSERT ... SELECT (summed per key, the village from the household) ...
+    ON CONFLICT DO UPDATE, instead of one statement per row."""
+    temp = f"_bulk_{target}"
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE {temp} ("
+                    + ", ".join(f"{name} {kind}" for name, kind in temp_columns) + ")")
+    copy_rows(conn, temp, [name for name, _ in temp_columns], rows)
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {target} ({', '.join(keys)}, {', '.join(figures)}) "
+            f"SELECT {select_keys}, {', '.join(f'SUM(t.{f})' for f in figures)} "
+            f"FROM {temp} t JOIN households h ON h.id = t.hid "
+            f"GROUP BY {select_keys} ORDER BY {select_keys} "
+            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
+            + ", ".join(f"{f} = {target}.{f} + excluded.{f}" for f in figures))
+        cur.execute(f"DROP TABLE {temp}")
+
+
 def apply(conn: Connection, deltas: Deltas) -> None:
     """Add the deltas to the totals (rows in key order), then move the households' last days."""
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     day = (lambda d: d.isoformat()) if sqlite else (lambda d: d)
-    months = [(key, f) for key, f in sorted(deltas.rows.items()) if any(f.values())]
+    bulk = not sqlite and max(len(deltas.rows), len(deltas.categories), len(deltas.authors)) > RAW_FROM
+    if bulk:
+        _apply_many_pg(conn, deltas)
+    months = [] if bulk else [(key, f) for key, f in sorted(deltas.rows.items()) if any(f.values())]
     if months:
         sql = _upsert_sql("household_months", ("household_id", "month", "village_id"), FIGURES,
                           f"id, {mark}, village_id", mark, ("household_id", "month"))
         params = [(day(month), *(f[n] for n in FIGURES), hid) for (hid, month), f in months]
         conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
-    categories = [(key, f) for key, f in sorted(deltas.categories.items()) if any(f.values())]
+    categories = [] if bulk else [(key, f) for key, f in sorted(deltas.categories.items())
+                                  if any(f.values())]
     if categories:
         sql = _upsert_sql("category_months", ("village_id", "month", "category", "rule_code"),
                           CATEGORY_FIGURES, f"village_id, {mark}, {mark}, {mark}", mark,
@@ -140,7 +174,7 @@ def apply(conn: Connection, deltas: Deltas) -> None:
         params = [(day(month), category, rule, *(f[n] for n in CATEGORY_FIGURES), hid)
                   for (hid, month, category, rule), f in categories]
         conn.exec_driver_sql(sql, params if len(params) > 1 else params[0])
-    authors = [(key, f) for key, f in sorted(deltas.authors.items()) if any(f.values())]
+    authors = [] if bulk else [(key, f) for key, f in sorted(deltas.authors.items()) if any(f.values())]
     if authors:
         sql = _upsert_sql("author_months", ("user_id", "household_id", "month", "village_id"),
                           AUTHOR_FIGURES, f"{mark}, id, {mark}, village_id", mark,
@@ -154,6 +188,29 @@ def apply(conn: Connection, deltas: Deltas) -> None:
         ids = sorted(deltas.recount)
         for start in range(0, len(ids), RAW_FROM):
             conn.execute(_RECOUNT, {"ids": ids[start:start + RAW_FROM]})
+
+
+def _apply_many_pg(conn: Connection, deltas: Deltas) -> None:
+    """The three upserts of `apply`, for a bulk load on PostgreSQL."""
+    ints = lambda names: [(n, "integer") for n in names]  # noqa: E731
+    _upsert_many_pg(conn, "household_months", ("household_id", "month", "village_id"), FIGURES,
+                    ("household_id", "month"), [("hid", "integer"), ("month", "date"), *ints(FIGURES)],
+                    "t.hid, t.month, h.village_id",
+                    ((hid, month, *(f[n] for n in FIGURES))
+                     for (hid, month), f in deltas.rows.items() if any(f.values())))
+    _upsert_many_pg(conn, "category_months", ("village_id", "month", "category", "rule_code"),
+                    CATEGORY_FIGURES, ("village_id", "month", "category", "rule_code"),
+                    [("hid", "integer"), ("month", "date"), ("category", "text"), ("rule_code", "text"),
+                     *ints(CATEGORY_FIGURES)],
+                    "h.village_id, t.month, t.category, t.rule_code",
+                    ((hid, month, category, rule, *(f[n] for n in CATEGORY_FIGURES))
+                     for (hid, month, category, rule), f in deltas.categories.items() if any(f.values())))
+    _upsert_many_pg(conn, "author_months", ("user_id", "household_id", "month", "village_id"),
+                    AUTHOR_FIGURES, ("user_id", "household_id", "month"),
+                    [("user_id", "integer"), ("hid", "integer"), ("month", "date"), *ints(AUTHOR_FIGURES)],
+                    "t.user_id, t.hid, t.month, h.village_id",
+                    ((user, hid, month, *(f[n] for n in AUTHOR_FIGURES))
+                     for (user, hid, month), f in deltas.authors.items() if any(f.values())))
 
 
 households = Household.__table__

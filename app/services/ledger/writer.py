@@ -432,11 +432,13 @@ def add_many(rows: list[tuple], now: datetime, *, categories: dict[int, str]) ->
                    _stamp_sqlite(created_at), created_by_id, stamp(notice_ends_at), stamp(due_at),
                    stamp(posted_at), needs_approval)
         stored.append(row)
-    mark = "?" if sqlite else "%s"
-    sql = (f"INSERT INTO ledger_entries ({', '.join(BULK_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(BULK_COLUMNS))})")
-    for start in range(0, len(stored), CHUNK * 10):
-        conn.exec_driver_sql(sql, stored[start:start + CHUNK * 10])
+    if sqlite:
+        sql = (f"INSERT INTO ledger_entries ({', '.join(BULK_COLUMNS)}) "
+               f"VALUES ({', '.join(['?'] * len(BULK_COLUMNS))})")
+        for start in range(0, len(stored), CHUNK * 10):
+            conn.exec_driver_sql(sql, stored[start:start + CHUNK * 10])
+    else:
+        totals.copy_rows(conn, "ledger_entries", BULK_COLUMNS, stored)
     _move_balances(conn, balances, now)
     totals.apply(conn, deltas)
     _refresh_loaded(household_ids=set(balances) | set(deltas.awarded_on))
