@@ -27,8 +27,10 @@ def test_supermarkets_by_hand(world, data):
         "stock_value_points": 79 * soap.points_price + 49 * salt.points_price,
         "low_stock": 0}
     assert west["checkouts"] == 0 and west["units_in_stock"] == 0
-    assert [d["checkouts"] for d in found["days"]] == [1, 1]
-    assert found["days"][0]["day"] == (data.m1.replace(day=16)).isoformat()
+    days = found["days"]                      # every day of the range, from its first
+    assert days[0]["day"] == data.range.start.isoformat() and days[-1]["day"] == data.range.end.isoformat()
+    assert {d["day"]: d["checkouts"] for d in days if d["checkouts"]} == {
+        data.m1.replace(day=16).isoformat(): 1, data.m2.replace(day=6).isoformat(): 1}
     assert {p["name"]: p["units"] for p in found["products"]} == {"香皂": 1, "食盐 400g": 1}
     assert found["low"] == []
 

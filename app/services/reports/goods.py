@@ -7,11 +7,14 @@ A checkout counts on its local date unless voided (as in every report);
 goods out are the units of those checkouts. Units in are the donation lines
 received in the range; units out per donor are their lots' units redeemed by
 the checkouts of the range. Stock is as it stands now."""
+from datetime import timedelta
+
 from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import (Checkout, CheckoutLine, Donation, DonationLine, Donor, Lot, LotMovement,
                         Product, Region, Supermarket, User)
+from app.services.clock import local_today
 from app.services.ledger.totals import local_day
 from app.services.reports.figures import _serving, scope_of
 from app.services.reports.period import Period
@@ -73,10 +76,14 @@ def supermarkets(actor: User, data: dict, period: Period) -> dict:
             "low_stock": int(s.low or 0) if s else 0})
     dialect = db.session.get_bind().dialect.name
     day = local_day(dialect, Checkout.created_at)
-    days = [{"day": str(d)[:10], "checkouts": int(n), "points": int(p or 0)}
-            for d, n, p in db.session.execute(
-                select(day.label("day"), func.count(), func.sum(Checkout.total_points))
-                .where(*made).group_by(day).order_by(day))]
+    made_on = {str(d)[:10]: (int(n), int(p or 0)) for d, n, p in db.session.execute(
+        select(day.label("day"), func.count(), func.sum(Checkout.total_points))
+        .where(*made).group_by(day))}
+    # Every day of the range, those without a checkout too (a chart's gaps are days closed).
+    last = min(period.end, local_today())
+    days = [{"day": d.isoformat(), "checkouts": made_on.get(d.isoformat(), (0, 0))[0],
+             "points": made_on.get(d.isoformat(), (0, 0))[1]}
+            for d in (period.start + timedelta(days=i) for i in range((last - period.start).days + 1))]
     top = sorted(by_product.items(), key=lambda kv: (-kv[1][0], kv[0]))[:TOP_PRODUCTS]
     names = {p.id: p for p in db.session.scalars(
         select(Product).where(Product.id.in_([pid for pid, _ in top] or [0])))}
