@@ -24,8 +24,9 @@ def test_reports_look(browser, app, world, live, shots, lang):
     data = build_report_data(world)
     rng = "&".join(f"{k}={v}" for k, v in args(data).items())
     pages = ["/", f"/reports/engagement?period=custom&{rng}", f"/reports/villages?period=custom&{rng}",
-             f"/reports/trends?{rng}", "/reports/inactive?months=1", f"/reports/fairness?period=custom&{rng}"]
-    charts = {"/": 2, "/reports/villages": 1, "/reports/trends": 2}
+             f"/reports/trends?{rng}", "/reports/inactive?months=1", f"/reports/fairness?period=custom&{rng}",
+             f"/reports/supermarkets?period=custom&{rng}", f"/reports/donations?period=custom&{rng}"]
+    charts = {"/": 2, "/reports/villages": 1, "/reports/trends": 2, "/reports/supermarkets": 1}
     with live() as base:
         for viewport_name, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
             context = browser.new_context(viewport=viewport)
