@@ -19,9 +19,12 @@ def wanted(args) -> str | None:
     return fmt if fmt in FORMATS else None
 
 
-def send_table(actor: User, name: str, columns, rows, fmt: str, *, filters) -> Response:
-    """`rows` under `columns` as a download; CSV streams as it is written."""
-    audit.record_ref(actor, "export", name, None, format=fmt, rows=len(rows),
+def send_table(actor: User, name: str, columns, rows, fmt: str, *, filters,
+               count: int | None = None) -> Response:
+    """`rows` (a list, or an iterator with its `count`) under `columns` as a
+    download; CSV streams as it is written."""
+    audit.record_ref(actor, "export", name, None, format=fmt,
+                     rows=len(rows) if count is None else count,
                      filters={k: filters[k] for k in RECORDED if filters.get(k) not in (None, "")})
     filename = f"{name}.{fmt}"
     headers = {"Content-Disposition": f"attachment; filename={filename}"}

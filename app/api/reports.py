@@ -41,8 +41,10 @@ def report_engagement():
     errors.raise_if_any()
     rng = period.parse(request.args)
     if fmt := wanted(request.args):
-        rows, _ = figures.engagement(g.user, request.args, rng, sort=sort)
-        return _export("engagement", tables.engagement(rows), fmt)
+        total, rows = figures.engagement_export(g.user, request.args, rng, sort=sort,
+                                                streamed=fmt == "csv")
+        columns, rows = tables.engagement(rows, figures.rule_categories())
+        return send_table(g.user, "engagement", columns, rows, fmt, filters=request.args, count=total)
     page, per_page = pagination()
     rows, total = figures.engagement(g.user, request.args, rng, page=page, per_page=per_page,
                                      sort=sort)

@@ -127,12 +127,18 @@ def engagement():
     fmt = wanted(args)
     with attempt(ValidationError) as refused:
         rng = period.parse(args)
-        rows, total = figures.engagement(current_user, args, rng, sort=sort,
-                                         **({} if fmt else {"page": page, "per_page": per_page}))
+        if fmt:
+            total, rows = figures.engagement_export(current_user, args, rng, sort=sort,
+                                                    streamed=fmt == "csv")
+        else:
+            rows, total = figures.engagement(current_user, args, rng, sort=sort, page=page,
+                                             per_page=per_page)
     if refused:
         return _refused(refused.error)
     if fmt:
-        return _download("engagement", tables.engagement(rows), fmt)
+        columns, rows = tables.engagement(rows, figures.rule_categories())
+        return send_table(current_user, "engagement", columns, rows, fmt, filters=request.args,
+                          count=total)
     context = _context(args)
     return render_template("reports/engagement.html", rows=rows, total=total, page=page,
                            per_page=per_page, sort=sort,

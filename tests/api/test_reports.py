@@ -180,3 +180,32 @@ def test_imports_strip_the_exporters_quote(app):
 
     raw = "\ufeff名称,积分\n'=1+1,5\n'-3,2\n'plain,1\n".encode()
     assert read_table(raw, "x.csv", max_rows=10)[1:] == [["=1+1", "5"], ["-3", "2"], ["'plain", "1"]]
+
+
+def test_engagement_export_streams_in_chunks_with_every_category(client, world, data, monkeypatch):
+    """A county's export is made a chunk of households at a time (two here): the rows,
+    their order and their points by category are the JSON's, with a column for every
+    category in the catalogue."""
+    import csv
+    import io
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.services.reports import figures
+
+    monkeypatch.setattr(figures, "EXPORT_CHUNK", 2)
+    query = {**args(data), "sort": "-earned"}
+    as_json = get(client, world, "cadre", "engagement", **query, per_page=100).get_json()["items"]
+    r = get(client, world, "cadre", "engagement", **query, format="csv")
+    assert r.is_streamed
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+    categories = rows[0][11:]
+    assert categories == ["勤劳致富", "扣分项", "环境卫生"]
+    assert len(rows) - 1 == len(as_json) == 5
+    for row, item in zip(rows[1:], as_json):
+        assert row[0] == item["code"] and int(row[4]) == item["earned"]
+        assert {c: int(v) for c, v in zip(categories, row[11:]) if int(v)} == item["by_category"]
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "export")
+                               .order_by(AuditRecord.id.desc())).first()
+    assert audit.details["rows"] == 5

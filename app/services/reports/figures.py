@@ -12,6 +12,7 @@ The households a range counts are those registered on or before its last
 day and not exited before its first: the rows of the engagement report, so
 that its sums are the summary's."""
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from flask import current_app
@@ -410,10 +411,14 @@ def _month_key(value) -> str:
     return str(value)[:7]
 
 
-def engagement(actor: User, data: dict, period: Period, *, page: int | None = None,
-               per_page: int | None = None, sort: str = "-earned") -> tuple[list[dict], int]:
-    """Per counted household: its figures in the range, its last award and
-    redemption, balance and points by category; `page` None: every row."""
+EXPORT_CHUNK = 1000
+_HOUSEHOLD_COLUMNS = (Household.id, Household.code, Household.head_name, Household.village_id,
+                      Household.status, Household.last_award_on, Household.last_redeemed_on,
+                      Household.balance)
+
+
+def _engagement_query(actor: User, data: dict, period: Period, sort: str):
+    """(the rows' query in the sort's order, how many households it counts)."""
     scope = scope_of(actor, data, lists=True)
     counted = scope.households(period).subquery("counted")
     per = per_household(period, scope)
@@ -424,25 +429,57 @@ def engagement(actor: User, data: dict, period: Period, *, page: int | None = No
                           Household.last_award_on.asc()],
         "-balance": [Household.balance.desc()], "balance": [Household.balance.asc()],
     }[sort]
-    query = (select(Household, *[func.coalesce(per.c[n], 0).label(n) for n in FIGURES])
+    query = (select(*_HOUSEHOLD_COLUMNS, *[func.coalesce(per.c[n], 0).label(n) for n in FIGURES])
              .join(counted, counted.c.id == Household.id)
              .outerjoin(per, per.c.household_id == Household.id)
              .order_by(*order, Household.id))
-    total = db.session.scalar(select(func.count()).select_from(counted))
+    return query, db.session.scalar(select(func.count()).select_from(counted))
+
+
+def _engagement_rows(period: Period, rows) -> list[dict]:
+    by_category = _categories_of(period, [r.id for r in rows])
+    return [{
+        "household_id": r.id, "code": r.code, "head_name": r.head_name,
+        "village_id": r.village_id, "status": r.status,
+        "earned": int(r.awarded), "deducted": int(r.deducted), "redeemed": int(r.redeemed),
+        "awards": int(r.awards), "last_award_on": r.last_award_on,
+        "last_redeemed_on": r.last_redeemed_on, "balance": r.balance,
+        "by_category": by_category.get(r.id, {}),
+    } for r in rows]
+
+
+def engagement(actor: User, data: dict, period: Period, *, page: int | None = None,
+               per_page: int | None = None, sort: str = "-earned") -> tuple[list[dict], int]:
+    """Per counted household: its figures in the range, its last award and
+    redemption, balance and points by category; `page` None: every row."""
+    query, total = _engagement_query(actor, data, period, sort)
     if page is not None:
         if (page - 1) * per_page >= total:
             return [], total          # past the end (and never an offset the database cannot hold)
         query = query.limit(per_page).offset((page - 1) * per_page)
-    rows = db.session.execute(query).all()
-    by_category = _categories_of(period, [r[0].id for r in rows])
-    return [{
-        "household_id": hh.id, "code": hh.code, "head_name": hh.head_name,
-        "village_id": hh.village_id, "status": hh.status,
-        "earned": int(row.awarded), "deducted": int(row.deducted), "redeemed": int(row.redeemed),
-        "awards": int(row.awards), "last_award_on": hh.last_award_on,
-        "last_redeemed_on": hh.last_redeemed_on, "balance": hh.balance,
-        "by_category": by_category.get(hh.id, {}),
-    } for row in rows for hh in (row[0],)], total
+    return _engagement_rows(period, db.session.execute(query).all()), total
+
+
+def engagement_export(actor: User, data: dict, period: Period, *, sort: str = "-earned",
+                      streamed: bool = True) -> tuple[int, Iterator[dict]]:
+    """Every row for a download. `streamed` (a CSV): made a thousand households
+    at a time (their points by category read per thousand, through the
+    household index), so a county's file starts once the sort is done, not when
+    the last row is. Otherwise (an .xlsx, written whole before it is sent): the
+    points by category of all of them in one pass over the range, which is faster."""
+    query, total = _engagement_query(actor, data, period, sort)
+    rows = db.session.execute(query).all()   # plain values: nothing to reload as it streams
+    step = EXPORT_CHUNK if streamed else max(len(rows), 1)
+
+    def chunks():
+        for start in range(0, len(rows), step):
+            yield from _engagement_rows(period, rows[start:start + step])
+    return total, chunks()
+
+
+def rule_categories() -> list[str]:
+    """Every rule category in the catalogue, sorted (an export's columns)."""
+    return sorted(c for c in db.session.scalars(select(Rule.category).distinct()) if c)
 
 
 def _categories_of(period: Period, household_ids: list[int]) -> dict[int, dict[str, int]]:

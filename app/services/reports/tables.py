@@ -19,17 +19,20 @@ def _day(value) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def engagement(rows: list[dict]) -> tuple[list, list[list]]:
-    categories = sorted({c for r in rows for c in r["by_category"]})
-    names = _village_names(r["village_id"] for r in rows)
+def engagement(rows, categories: list[str] | None = None) -> tuple[list, list[list]]:
+    """`rows` a list, or (with every `categories` named) an iterator read once as it is written."""
+    if categories is None:
+        categories = sorted({c for r in rows for c in r["by_category"]})
+    names = dict(db.session.execute(select(Region.id, Region.name)
+                                    .where(Region.level == "village")).all())
     columns = [_l("Code"), _l("Head of household"), _l("Village"), _l("Status"), _l("Earned"),
                _l("Deducted"), _l("Redeemed"), _l("Awards"), _l("Last award"),
                _l("Last redemption"), _l("Balance"), *categories]
-    return columns, [[r["code"], r["head_name"], names.get(r["village_id"], ""),
+    return columns, ([r["code"], r["head_name"], names.get(r["village_id"], ""),
                       _l("Active") if r["status"] == "active" else _l("Exited"),
                       r["earned"], r["deducted"], r["redeemed"], r["awards"],
                       _day(r["last_award_on"]), _day(r["last_redeemed_on"]), r["balance"],
-                      *[r["by_category"].get(c, 0) for c in categories]] for r in rows]
+                      *[r["by_category"].get(c, 0) for c in categories]] for r in rows)
 
 
 def villages(rows: list[dict]) -> tuple[list, list[list]]:
