@@ -37,3 +37,53 @@ def test_difference_shows_while_counting(browser, world, live, shots):
         assert difference(soap) == ""
         assert errors == []
         context.close()
+
+
+def test_a_stocktake_is_cancelled_only_once_confirmed(browser, world, live, shots):
+    """The cancel button asks first (its question sits on the button, not the form):
+    dismissed, the stocktake stays open; accepted, it is cancelled. Retiring a product
+    asks too. Before the fix the first click cancelled at once."""
+    from app.extensions import db
+    from app.models import Product, Stocktake
+    from app.services.goods.stocktakes import start_stocktake
+
+    products = load_products()
+    receive(world, [(products["香皂"], 12)])
+    stocktake = start_stocktake(world.users["volunteer"], world.sm_east.id)
+    db.session.commit()
+    with live() as base:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = context.new_page()
+        asked = []
+        login(page, base, "volunteer")
+        page.goto(f"{base}/goods/stocktakes/{stocktake.id}")
+
+        def answer(accept):
+            def handle(dialog):
+                asked.append(dialog.message)
+                dialog.accept() if accept else dialog.dismiss()
+            page.once("dialog", handle)
+
+        answer(False)
+        page.click("button[value=cancel]")
+        page.wait_for_timeout(300)
+        db.session.rollback()     # a fresh read: the live server wrote it
+        assert asked and "取消" in asked[0]
+        assert db.session.get(Stocktake, stocktake.id).status == "counting"
+        answer(True)
+        with page.expect_navigation():
+            page.click("button[value=cancel]")
+        db.session.rollback()     # a fresh read: the live server wrote it
+        assert db.session.get(Stocktake, stocktake.id).status == "cancelled"
+        context.close()
+        context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
+        page = context.new_page()
+        login(page, base, "admin")
+        page.goto(f"{base}/goods/products")
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.locator("tr", has_text="香皂").locator("button", has_text="停用").click()
+        page.wait_for_timeout(300)
+        db.session.rollback()     # a fresh read: the live server wrote it
+        assert len(asked) == 3 and "香皂" in asked[2]
+        assert db.session.get(Product, products["香皂"].id).active
+        context.close()
