@@ -152,7 +152,7 @@ def start_stocktake(supermarket_id: int):
 def stocktake(stocktake_id: int):
     st = stocktakes.get_stocktake(current_user, stocktake_id)
     decision = DecisionForm()
-    count_errors = {}
+    count_errors, typed = {}, {}
     if request.method == "POST":
         action = request.form.get("action")
         if action not in ("save", "submit", "finalize", "reopen", "cancel"):
@@ -160,10 +160,11 @@ def stocktake(stocktake_id: int):
         with attempt(ValidationError, Conflict, InsufficientStock) as refused:
             message = _stocktake_act(st, action)
         if isinstance(refused.error, ValidationError):
-            count_errors = refused.error.errors
-            for messages in refused.error.errors.values():
-                for m in messages:
-                    flash(str(m), "error")
+            # Every typed count stays on the page; each error names its product.
+            typed = {k[len("counted-"):]: v for k, v in request.form.items() if k.startswith("counted-")}
+            count_errors = _count_errors(refused.error.errors)
+            for message in count_errors.values():
+                flash(message, "error")
         elif refused:
             flash(str(refused.error.detail), "error")
         else:
@@ -175,19 +176,39 @@ def stocktake(stocktake_id: int):
     extra = [p for p in goods.active_products() if p.id not in listed]
     return render_template(
         "goods/stocktake.html", st=st, sheet=sheet, extra=extra, decision=decision,
-        count_errors=count_errors,
+        count_errors=count_errors, typed=typed,
         can_count=policy.can(current_user, "stocktake.count", st),
         can_decide=policy.can(current_user, "stocktake.decide", st),
         can_cancel=policy.can(current_user, "stocktake.cancel", st))
 
 
+def _typed_counts() -> list[dict]:
+    """The counts typed on the page, in its order (blank ones left out)."""
+    return [{"product_id": key[len("counted-"):], "counted": value.strip()}
+            for key, value in request.form.items()
+            if key.startswith("counted-") and value.strip() != ""]
+
+
+def _count_errors(errors: dict) -> dict[str, str]:
+    """{product id: "香皂: message"} from the service's errors on counts.N.field."""
+    counts = _typed_counts()
+    out = {}
+    for key, messages in errors.items():
+        parts = key.split(".")
+        if len(parts) == 3 and parts[0] == "counts" and parts[1].isdigit() and int(parts[1]) < len(counts):
+            product_id = counts[int(parts[1])]["product_id"]
+            product = db.session.get(Product, int(product_id)) if product_id.isdigit() else None
+            name = product.name if product is not None else product_id
+            out[product_id] = _("%(product)s: %(message)s", product=name, message=messages[0])
+        else:
+            out[key] = str(messages[0])
+    return out
+
+
 def _stocktake_act(st, action: str) -> str:
     """Carry out one of the stocktake page's buttons; the message to show."""
     if action in ("save", "submit"):
-        counts = []
-        for key, value in request.form.items():
-            if key.startswith("counted-") and value.strip() != "":
-                counts.append({"product_id": key[len("counted-"):], "counted": value.strip()})
+        counts = _typed_counts()
         if counts:
             stocktakes.record_counts(current_user, st.id, {"counts": counts})
         if action == "submit":

@@ -87,3 +87,35 @@ def test_a_stocktake_is_cancelled_only_once_confirmed(browser, world, live, shot
         assert len(asked) == 3 and "香皂" in asked[2]
         assert db.session.get(Product, products["香皂"].id).active
         context.close()
+
+
+def test_a_bad_count_keeps_every_typed_count_and_names_its_product(browser, world, live, shots):
+    """One invalid count (negative) refuses the save, names the product in the error,
+    marks its line, and every count typed stays on the page (before: all blanked)."""
+    from app.extensions import db
+    from app.services.goods.stocktakes import start_stocktake
+
+    products = load_products()
+    soap, salt = products["香皂"], products["食盐 400g"]
+    receive(world, [(soap, 12), (salt, 30)])
+    stocktake = start_stocktake(world.users["volunteer"], world.sm_east.id)
+    db.session.commit()
+    with live() as base:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        page = context.new_page()
+        login(page, base, "volunteer")
+        page.goto(f"{base}/goods/stocktakes/{stocktake.id}")
+        page.fill(f"input[name='counted-{soap.id}']", "11")
+        page.fill(f"input[name='counted-{salt.id}']", "-3")
+        with page.expect_navigation():
+            page.click("button[value=save]")
+        assert page.input_value(f"input[name='counted-{soap.id}']") == "11"
+        assert page.input_value(f"input[name='counted-{salt.id}']") == "-3"
+        flashes = page.inner_text(".flash-error") if page.locator(".flash-error").count() else page.inner_text("main")
+        assert "食盐 400g" in flashes
+        assert page.get_attribute(f"input[name='counted-{salt.id}']", "aria-invalid") == "true"
+        assert page.get_attribute(f"input[name='counted-{soap.id}']", "aria-invalid") is None
+        page.screenshot(path=str(shots / "stocktake-zh-bad-count.png"), full_page=True)
+        db.session.rollback()
+        assert db.session.get(type(stocktake), stocktake.id).lines == []   # nothing saved
+        context.close()
