@@ -41,9 +41,21 @@ def per_client():
     return current_app.config["LOGIN_FAILURES_PER_CLIENT"]
 
 
+# The login page and the API's token door share their counters: ten failures for a
+# username (or fifty from a client) lock it out whichever door they came through.
+def username_limit():
+    return limiter.shared_limit(per_username, scope="login-username", key_func=login_username,
+                                deduct_when=failed, methods=["POST"])
+
+
+def client_limit():
+    return limiter.shared_limit(per_client, scope="login-client", deduct_when=failed,
+                                methods=["POST"])
+
+
 @bp.post("/auth/token")
-@limiter.limit(per_username, key_func=login_username, deduct_when=failed)
-@limiter.limit(per_client, deduct_when=failed)
+@username_limit()
+@client_limit()
 @endpoint(None, tag="auth", public=True, json=Credentials, ok=201, body=TokenOut, problems={
     401: "unauthorized: wrong username or password.",
     429: "rate-limited: more than 10 failures for one username, or 50 from one client, "

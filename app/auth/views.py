@@ -2,11 +2,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.api.auth import failed, login_username, per_client, per_username
+from app.api.auth import client_limit, username_limit
 from app.auth import bp
 from app.boundary import attempt
 from app.auth.forms import LoginForm, PasswordForm
-from app.extensions import db, limiter, login_manager
+from app.extensions import db, login_manager
 from app.forms import apply_errors
 from app.main.views import safe_target
 from app.models import User
@@ -20,8 +20,8 @@ def load_user(user_id: str):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(per_username, key_func=login_username, deduct_when=failed, methods=["POST"])
-@limiter.limit(per_client, deduct_when=failed, methods=["POST"])
+@username_limit()
+@client_limit()
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))

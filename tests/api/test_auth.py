@@ -106,3 +106,18 @@ def test_client_throttling_behind_a_proxy(make_app, world, trusted, separate):
         assert attempt("192.168.1.21", f"ghost{i}") == 401
     assert attempt("192.168.1.21", "cadre", PASSWORD) == 429
     assert attempt("192.168.1.22", "cadre", PASSWORD) == (201 if separate else 429)
+
+
+def test_web_and_api_failures_share_one_counter(client, world):
+    """Ten failures for a username lock it out at both doors, whichever door they came
+    through (before: ten on the login page and ten more on the API)."""
+    for i in range(10):
+        if i % 2:
+            r = client.post("/login", data={"username": "staff", "password": "wrong password!"})
+            assert r.status_code == 200
+        else:
+            r = client.post("/api/v1/auth/token", json={"username": "staff", "password": "x" * 12})
+            assert r.status_code == 401
+    assert client.post("/api/v1/auth/token", json={"username": "staff", "password": PASSWORD}).status_code == 429
+    assert client.post("/login", data={"username": "staff", "password": PASSWORD}).status_code == 429
+    assert client.post("/api/v1/auth/token", json={"username": "cadre", "password": PASSWORD}).status_code == 201
