@@ -1,7 +1,8 @@
 """Downloads of tables (reports, lists) for the pages and the API alike: one
 exporter (app.services.spreadsheets), every export recorded in the audit
 trail with who, what and which filters (never names searched for)."""
-from flask import Response, stream_with_context
+from flask import Response, request, stream_with_context
+from flask_login import current_user
 
 from app.models import User
 from app.services import audit
@@ -32,3 +33,10 @@ def send_table(actor: User, name: str, columns, rows, fmt: str, *, filters,
         return Response(xlsx_bytes(name, columns, rows), mimetype=XLSX_MIME, headers=headers)
     return Response(stream_with_context(csv_chunks(columns, rows)), mimetype=CSV_MIME,
                     headers=headers)
+
+
+def download(name: str, table, fmt: str, *, count: int | None = None) -> Response:
+    """A page's table, (columns, rows), as a download by the logged-in user,
+    recorded with the page's filters."""
+    columns, rows = table
+    return send_table(current_user, name, columns, rows, fmt, filters=request.args, count=count)

@@ -1,30 +1,18 @@
 """The list pages as tables for export (?format=csv|xlsx): the households
 register, a household's ledger, a day's checkouts, donations, stock levels
 and write-offs. Every row matching the page's filters, not one page; headers
-in the user's language; written by the one exporter (app.exports.send_table),
+in the user's language; written by the one exporter (app.exports.download),
 which records each export in the audit trail."""
-from flask import request
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
-from sqlalchemy import select
 
-from app.exports import send_table
-from app.extensions import db
-from app.models import Region
+from app.labels import ENTRY_KINDS as KINDS, ENTRY_STATUSES as STATUSES
 from app.services.clock import local_zone
+from app.services.reports.tables import village_names
 
 # A page asked for as a file returns every row up to this many (a county's
 # largest list, its households, is some tens of thousands).
 EXPORT_ROWS = 1_000_000
 
-KINDS = {"award": _l("Award"), "deduction": _l("Deduction"), "redemption": _l("Redemption"),
-         "reversal": _l("Reversal"), "expiry": _l("Year-end expiry"), "adjustment": _l("Adjustment")}
-STATUSES = {"posted": _l("Counted"), "pending": _l("Pending"), "disputed": _l("Objection raised"),
-            "cancelled": _l("Cancelled")}
-
-
-def send(name: str, columns, rows, fmt: str):
-    return send_table(current_user, name, columns, rows, fmt, filters=request.args)
 
 
 def _when(moment) -> str:
@@ -32,14 +20,8 @@ def _when(moment) -> str:
     return moment.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _village_names(ids) -> dict[int, str]:
-    ids = set(ids)
-    return dict(db.session.execute(select(Region.id, Region.name).where(Region.id.in_(ids))).all()) \
-        if ids else {}
-
-
 def households(items) -> tuple[list, list[list]]:
-    names = _village_names(h.village_id for h in items)
+    names = village_names(h.village_id for h in items)
     columns = [_l("Code"), _l("Head of household"), _l("Village"), _l("Members"), _l("Phone"),
                _l("Address"), _l("Tags"), _l("Status"), _l("Balance")]
     return columns, [[h.code, h.head_name, names.get(h.village_id, ""), h.members, h.phone or "",

@@ -14,9 +14,9 @@ from app.services.errors import Errors
 from app.services.reports import fairness, figures, period, tables, visits
 
 
-def _export(name: str, table, fmt: str):
+def _export(name: str, table, fmt: str, *, count: int | None = None):
     columns, rows = table
-    return send_table(g.user, name, columns, rows, fmt, filters=request.args)
+    return send_table(g.user, name, columns, rows, fmt, filters=request.args, count=count)
 
 
 def _iso(row: dict) -> dict:
@@ -41,10 +41,8 @@ def report_engagement():
     errors.raise_if_any()
     rng = period.parse(request.args)
     if fmt := wanted(request.args):
-        total, rows = figures.engagement_export(g.user, request.args, rng, sort=sort,
-                                                streamed=fmt == "csv")
-        columns, rows = tables.engagement(rows, figures.rule_categories())
-        return send_table(g.user, "engagement", columns, rows, fmt, filters=request.args, count=total)
+        table, total = tables.engagement_download(g.user, request.args, rng, sort, fmt)
+        return _export("engagement", table, fmt, count=total)
     page, per_page = pagination()
     rows, total = figures.engagement(g.user, request.args, rng, page=page, per_page=per_page,
                                      sort=sort)

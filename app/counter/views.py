@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app import list_exports
-from app.exports import wanted
+from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
 from app.api.checkouts import checkout_body
 from app.api.common import json_body
@@ -120,7 +120,7 @@ def checkouts():
         return redirect(url_for(".checkouts", day=day.isoformat()))
     if fmt := wanted(request.args):
         items = service.checkouts_at(current_user, sm.id, day=day, limit=EXPORT_ROWS)
-        return list_exports.send(f"checkouts-{day.isoformat()}", *list_exports.checkouts(items), fmt)
+        return download(f"checkouts-{day.isoformat()}", list_exports.checkouts(items), fmt)
     return render_template("counter/checkouts.html", sm=sm, day=day, today=local_today(),
                            checkouts=service.checkouts_at(current_user, sm.id, day=day, limit=500),
                            several=len(supermarkets_named(current_user, limit=2)) > 1)

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import list_exports
-from app.exports import wanted
+from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
@@ -81,7 +81,7 @@ def donations():
     if fmt := wanted(request.args):
         items, _total = service.search_donations(current_user, supermarket_id=supermarket_id,
                                                  page=1, per_page=EXPORT_ROWS)
-        return list_exports.send("donations", *list_exports.donations(items), fmt)
+        return download("donations", list_exports.donations(items), fmt)
     items, total = service.search_donations(current_user, supermarket_id=supermarket_id,
                                             page=page_number(), per_page=per_page)
     markets = db.session.scalars(scope.visible_supermarkets(current_user)).all() \

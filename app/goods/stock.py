@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import list_exports
-from app.exports import wanted
+from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
@@ -43,7 +43,7 @@ def stock(supermarket_id: int):
     if fmt := wanted(request.args):
         sm, rows, _total = levels.stock_levels(current_user, supermarket_id, low_only=low_only,
                                                q=q, page=1, per_page=EXPORT_ROWS)
-        return list_exports.send(f"stock-{sm.id}", *list_exports.stock(rows), fmt)
+        return download(f"stock-{sm.id}", list_exports.stock(rows), fmt)
     sm, rows, total = levels.stock_levels(current_user, supermarket_id, low_only=low_only, q=q,
                                           page=page_number(), per_page=per_page)
     return render_template("goods/stock.html", sm=sm, rows=rows, total=total, page=page_number(),
@@ -88,7 +88,7 @@ def writeoffs_list(supermarket_id: int):
     """Every write-off at a supermarket, newest first (cadres read it too)."""
     if fmt := wanted(request.args):
         sm, items, _total = writeoffs.writeoffs_at(current_user, supermarket_id, per_page=EXPORT_ROWS)
-        return list_exports.send(f"writeoffs-{sm.id}", *list_exports.writeoffs(items), fmt)
+        return download(f"writeoffs-{sm.id}", list_exports.writeoffs(items), fmt)
     per_page = current_app.config["PER_PAGE_DEFAULT"]
     sm, items, total = writeoffs.writeoffs_at(current_user, supermarket_id, page=page_number(),
                                               per_page=per_page)

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from app import list_exports
-from app.exports import wanted
+from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.extensions import db
@@ -37,7 +37,7 @@ def index():
     if fmt := wanted(request.args):
         items, _total = service.search_households(current_user, village_id=village_id, q=q,
                                                   status=status, page=1, per_page=EXPORT_ROWS)
-        return list_exports.send("households", *list_exports.households(items), fmt)
+        return download("households", list_exports.households(items), fmt)
     items, total = service.search_households(
         current_user, village_id=village_id, q=q, status=status, page=page, per_page=per_page)
     return render_template("households/index.html", items=items, total=total, page=page,

@@ -9,8 +9,9 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from app.labels import ENTRY_KINDS, ENTRY_STATUSES
 from app import list_exports
-from app.exports import wanted
+from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
 from app.boundary import attempt
 from app.errors import json_view
@@ -357,7 +358,7 @@ def household_passbook(household_id: int):
     hh = scope.get_household(current_user, household_id)
     if fmt := wanted(request.args):
         entries = passbook.passbook_page(hh, per_page=EXPORT_ROWS)["entries"]
-        return list_exports.send(f"ledger-{hh.code}", *list_exports.ledger(entries), fmt)
+        return download(f"ledger-{hh.code}", list_exports.ledger(entries), fmt)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     book = passbook.passbook_page(hh, page=page)
     return render_template("points/passbook.html", hh=hh, book=book, now=utcnow(),
@@ -391,6 +392,11 @@ def household_pin_clear(household_id: int):
     passbook.clear_passbook_pin(current_user, household_id)
     flash(_("Passbook PIN removed: the passbook can no longer be opened without a login."), "success")
     return redirect(url_for("households.detail", household_id=household_id) + "#points")
+
+
+@bp.app_context_processor
+def _entry_labels() -> dict:
+    return {"entry_kinds": ENTRY_KINDS, "entry_statuses": ENTRY_STATUSES}
 
 
 @bp.app_template_global("household_points")

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.boundary import attempt
-from app.exports import send_table, wanted
+from app.exports import download, wanted
 from app.extensions import db
 from app.forms import flash_refusal, page_number
 from app.models import LedgerEntry
@@ -61,11 +61,6 @@ def _exports() -> dict:
     """This page's own address, asking for a CSV or an Excel file."""
     query = request.args.to_dict()
     return {fmt: url_for(request.endpoint, **{**query, "format": fmt}) for fmt in ("csv", "xlsx")}
-
-
-def _download(name: str, table, fmt: str):
-    columns, rows = table
-    return send_table(current_user, name, columns, rows, fmt, filters=request.args)
 
 
 def _keep(args: dict, *names) -> dict:
@@ -128,17 +123,14 @@ def engagement():
     with attempt(ValidationError) as refused:
         rng = period.parse(args)
         if fmt:
-            total, rows = figures.engagement_export(current_user, args, rng, sort=sort,
-                                                    streamed=fmt == "csv")
+            table, total = tables.engagement_download(current_user, args, rng, sort, fmt)
         else:
             rows, total = figures.engagement(current_user, args, rng, sort=sort, page=page,
                                              per_page=per_page)
     if refused:
         return _refused(refused.error)
     if fmt:
-        columns, rows = tables.engagement(rows, figures.rule_categories())
-        return send_table(current_user, "engagement", columns, rows, fmt, filters=request.args,
-                          count=total)
+        return download("engagement", table, fmt, count=total)
     context = _context(args)
     return render_template("reports/engagement.html", rows=rows, total=total, page=page,
                            per_page=per_page, sort=sort,
@@ -154,7 +146,7 @@ def villages():
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
-        return _download("villages", tables.villages(rows), fmt)
+        return download("villages", tables.villages(rows), fmt)
     return render_template("reports/villages.html", rows=rows, keep=_keep(args),
                            charts={"villages": _village_chart(rows)}, **_context(args))
 
@@ -169,7 +161,7 @@ def trends():
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
-        return _download("trends", tables.trends(rows), fmt)
+        return download("trends", tables.trends(rows), fmt)
     return render_template("reports/trends.html", rows=rows, keep=_keep(args),
                            top=figures.top_rules(current_user, args, rng),
                            charts={"trend": _trend_chart(rows), "categories": _category_chart(rows)},
@@ -185,7 +177,7 @@ def supermarkets():
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
-        return _download("supermarkets", tables.supermarkets(found["items"]), fmt)
+        return download("supermarkets", tables.supermarkets(found["items"]), fmt)
     days = found["days"]
     chart = {"kind": "bars", "labels": [d["day"] for d in days], "series": [
         {"name": _("Checkouts"), "data": [d["checkouts"] for d in days]}]}
@@ -203,7 +195,7 @@ def donations():
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
-        return _download("donations", tables.donations(rows), fmt)
+        return download("donations", tables.donations(rows), fmt)
     return render_template("reports/donations.html", rows=rows, keep=_keep(args),
                            can_donors=policy.can(current_user, "donors.read"), **_context(args))
 
@@ -220,7 +212,7 @@ def inactive():
     if refused:
         return _refused(refused.error)
     if fmt:
-        return _download("inactive", tables.inactive(rows), fmt)
+        return download("inactive", tables.inactive(rows), fmt)
     context = _context(args)
     return render_template("reports/inactive.html", rows=rows, total=total, page=page,
                            per_page=per_page, since=since, today=local_today(),
@@ -253,7 +245,7 @@ def fairness_page():
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
-        return _download("fairness", tables.fairness(flags), fmt)
+        return download("fairness", tables.fairness(flags), fmt)
     # Where each entry behind a flag lives: its household's passbook (a checkout: its receipt).
     entry_ids = [i for f in flags if f["kind"] != "no-card" for i in f["entry_ids"]]
     households = dict(db.session.execute(
