@@ -262,8 +262,7 @@ def summary(actor: User, data: dict, period: Period, villages_: list[dict] | Non
 def goods(scope: Scope, period: Period) -> dict:
     """Donations received, units received and units redeemed (not voided) in
     the range at the supermarkets serving the scope."""
-    markets = select(Supermarket.id).join(Region, Region.id == Supermarket.region_id) \
-        .where(_serving(scope))
+    markets = serving_supermarkets(scope).with_only_columns(Supermarket.id)
     donations = db.session.execute(
         select(func.count(func.distinct(Donation.id)), func.coalesce(func.sum(DonationLine.quantity), 0))
         .select_from(Donation).outerjoin(DonationLine, DonationLine.donation_id == Donation.id)
@@ -275,6 +274,12 @@ def goods(scope: Scope, period: Period) -> dict:
         .where(Checkout.supermarket_id.in_(markets), Checkout.voided_at.is_(None),
                period.holds(Checkout.created_at)))
     return {"donations": int(donations[0]), "goods_in": int(donations[1]), "goods_out": int(out)}
+
+
+def serving_supermarkets(scope: Scope):
+    """SELECT the supermarkets serving the scope, by id."""
+    return (select(Supermarket).join(Region, Region.id == Supermarket.region_id)
+            .where(_serving(scope)).order_by(Supermarket.id))
 
 
 def _serving(scope: Scope):

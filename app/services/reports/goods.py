@@ -13,19 +13,17 @@ from sqlalchemy import case, func, select
 
 from app.extensions import db
 from app.models import (Checkout, CheckoutLine, Donation, DonationLine, Donor, Lot, LotMovement,
-                        Product, Region, Supermarket, User)
+                        Product, Supermarket, User)
 from app.services.clock import local_today
 from app.services.ledger.totals import local_day
-from app.services.reports.figures import _serving, scope_of
+from app.services.reports.figures import scope_of, serving_supermarkets
 from app.services.reports.period import Period
 
 TOP_PRODUCTS = 30
 
 
 def _markets(scope) -> dict[int, Supermarket]:
-    return {s.id: s for s in db.session.scalars(
-        select(Supermarket).join(Region, Region.id == Supermarket.region_id)
-        .where(_serving(scope)).order_by(Supermarket.id))}
+    return {s.id: s for s in db.session.scalars(serving_supermarkets(scope))}
 
 
 def supermarkets(actor: User, data: dict, period: Period) -> dict:

@@ -1,0 +1,10 @@
+"""What a ledger entry's kind and status are called, on every page and in every
+export (the passbook, the review list, a household's ledger as a file)."""
+from flask_babel import lazy_gettext as _l
+
+ENTRY_KINDS = {"award": _l("Award"), "deduction": _l("Deduction"), "redemption": _l("Redemption"),
+               "reversal": _l("Reversal"), "expiry": _l("Year-end expiry"),
+               "adjustment": _l("Adjustment")}
+# An entry still pending is shown more precisely on the pages (on notice, awaiting approval).
+ENTRY_STATUSES = {"posted": _l("Counted"), "pending": _l("Pending"),
+                  "disputed": _l("Objection raised"), "cancelled": _l("Cancelled")}
