@@ -7,7 +7,7 @@ from app.models.goods import (
     DONATION_KINDS, MOVEMENT_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS, Donation, DonationLine,
     Lot, LotMovement, Product, Purchase, Stocktake, StocktakeLine, Transfer, Writeoff,
 )
-from app.models.households import HOUSEHOLD_STATUSES, Household, Visit
+from app.models.households import HOUSEHOLD_STATUSES, Household, HouseholdTag, Visit
 from app.models.points import (
     ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, AuthorMonth, CategoryMonth, Evidence, HouseholdMonth, IdempotencyKey,
     LedgerEntry, Rule,
@@ -19,7 +19,7 @@ from app.models.users import ROLES, ApiToken, User, user_supermarkets
 
 __all__ = [
     "CARD_STATUSES", "Card", "Checkout", "CheckoutLine",
-    "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household",
+    "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household", "HouseholdTag",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
     "AuthorMonth", "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "HouseholdMonth", "IdempotencyKey",
     "LedgerEntry", "Rule",

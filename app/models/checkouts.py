@@ -19,6 +19,10 @@ class Checkout(db.Model):
     supermarket_id: Mapped[int] = mapped_column(ForeignKey("supermarkets.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    # False for a household served without its card (picked by name or code);
+    # no_card_reason says why (card lost, elder without the card, ...).
+    card_used: Mapped[bool] = mapped_column(default=True)
+    no_card_reason: Mapped[str | None] = mapped_column(String(200))
     # Invariant 4: the sum of the lines' points.
     total_points: Mapped[int]
     balance_after: Mapped[int]

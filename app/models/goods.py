@@ -33,7 +33,8 @@ class Product(db.Model):
     points_price: Mapped[int]
     category: Mapped[str | None] = mapped_column(String(50))
     # EAN-13, check digit verified by the service.
-    barcode: Mapped[str | None] = mapped_column(String(13), unique=True)
+    # A GTIN in one normal form (app/services/goods/products.normal_gtin).
+    barcode: Mapped[str | None] = mapped_column(String(14), unique=True)
     # Stock at or below this shows as low on the stock page and the volunteer's home.
     low_stock_threshold: Mapped[int] = mapped_column(default=5)
     active: Mapped[bool] = mapped_column(default=True)
@@ -106,6 +107,8 @@ class DonationLine(db.Model):
     quantity: Mapped[int]
     # In-kind value (or, for a purchase, the price paid) per unit, in fen; optional for goods.
     unit_value_fen: Mapped[int | None]
+    # 保质期至: optional; the lot made from this line carries it.
+    best_before: Mapped[date | None] = mapped_column(Date)
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), index=True)
 
     donation: Mapped[Donation] = relationship(back_populates="lines")
@@ -246,8 +249,10 @@ class Lot(db.Model):
     redeemed: Mapped[int] = mapped_column(default=0)
     written_off: Mapped[int] = mapped_column(default=0)
     transferred_out: Mapped[int] = mapped_column(default=0)
-    # Oldest first: lots are taken in (received_on, id) order.
+    # Lots are taken expiring first (best_before, none last), then oldest
+    # (received_on, id).
     received_on: Mapped[date] = mapped_column(Date)
+    best_before: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     supermarket: Mapped[Supermarket] = relationship()
@@ -259,6 +264,7 @@ class Lot(db.Model):
 
     __table_args__ = (
         Index("ix_lots_supermarket_product", "supermarket_id", "product_id", "received_on"),
+        Index("ix_lots_supermarket_expiry", "supermarket_id", "best_before"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("remaining >= 0 AND remaining <= quantity", name="remaining_range"),
         CheckConstraint("redeemed >= 0 AND written_off >= 0 AND transferred_out >= 0",

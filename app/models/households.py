@@ -26,6 +26,9 @@ class Household(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list] = mapped_column(JSON, default=list)
+    # 户编号 of the national register (建档立卡): a later year's register
+    # updates the household it names instead of adding a new one.
+    register_no: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     # The local day it exited (None while active): the reports count a household
     # in a range it was registered for.
@@ -68,3 +71,15 @@ class Visit(db.Model):
     created_by: Mapped["User | None"] = relationship("User")
 
     __table_args__ = (Index("ix_visits_household_day", "household_id", "visited_on"),)
+
+
+class HouseholdTag(db.Model):
+    """户类型标签 an admin manages (建档立卡, 监测户, 低保 ...). A retired tag
+    stays on the households that carry it but can no longer be given."""
+
+    __tablename__ = "household_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(20), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

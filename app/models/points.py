@@ -102,6 +102,12 @@ class LedgerEntry(db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(String(500))
+    # Who raised an objection (staff and cadres only; never public). The
+    # reason alone is what the notice and the passbook show.
+    objector: Mapped[str | None] = mapped_column(String(100))
+    # Cancelled by its author (or a cadre) while still in notice: decided_by
+    # and decision_reason say who and why; a withdrawal is not a rejection.
+    withdrawn: Mapped[bool] = mapped_column(default=False)
 
     # Unique: an entry is reversed at most once, whatever races (invariant 5).
     reversal_of: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)

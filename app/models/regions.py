@@ -21,6 +21,8 @@ class Region(db.Model):
     path: Mapped[str] = mapped_column(String(255), default="", index=True)
     # Sequence for household codes of a village, advanced under the write lock.
     household_seq: Mapped[int] = mapped_column(default=0)
+    # A retired region takes no new households, users or supermarkets.
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     parent: Mapped["Region | None"] = relationship(remote_side=[id])
@@ -37,6 +39,8 @@ class Supermarket(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    # A retired supermarket takes no checkouts or donations.
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     region: Mapped[Region] = relationship()

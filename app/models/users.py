@@ -33,6 +33,8 @@ class User(UserMixin, db.Model):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     donor_id: Mapped[int | None] = mapped_column(ForeignKey("donors.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Set by an admin's password reset: the next login asks for a new one.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     region: Mapped[Region | None] = relationship()
