@@ -6,7 +6,8 @@ from sqlalchemy import func, inspect, select
 
 from app import create_app
 from app.extensions import db
-from app.models import AuditRecord, Household, Region, Supermarket, User
+from app.demo.points import OBJECTIONS
+from app.models import AuditRecord, Household, LedgerEntry, Region, Rule, Supermarket, User
 from app.services.people.accounts import authenticate
 from tests.conftest import base_config
 from tests.factories import PASSWORD, count
@@ -110,15 +111,19 @@ def totals(app) -> dict:
                 for m in (Region, Supermarket, Household, User, AuditRecord)}
 
 
+DEMO_LOGINS = 13   # admin, county cadre, township cadre, six village staff, two volunteers, two donors
+
+
 def test_demo_builds_schema_and_county(demo_app):
     """`flask demo` on an empty database creates the schema itself, then a county whose printed logins work."""
     output = demo(demo_app)
     with demo_app.app_context():
         assert set(db.metadata.tables) <= set(inspect(db.engine).get_table_names())
     got = totals(demo_app)
-    assert got["Household"] == 50 and got["User"] == 5 and got["Region"] >= 3 and got["Supermarket"] >= 1
+    assert got["Household"] == 50 and got["User"] == DEMO_LOGINS and got["Region"] >= 3 and got["Supermarket"] >= 1
     lines = logins(output)
-    assert [line.split()[0] for line in lines] == ["admin", "cadre", "staff", "volunteer", "donor"]
+    assert [line.split()[0] for line in lines] == (["admin", "cadre", "cadre"] + ["staff"] * 6
+                                                   + ["volunteer"] * 2 + ["donor"] * 2)
     client = demo_app.test_client()
     for line in lines:
         role, username, password = line.split()[:3]
@@ -129,13 +134,91 @@ def test_demo_builds_schema_and_county(demo_app):
         assert len(set(codes)) == 50
 
 
+def test_demo_logins_see_what_their_label_says(demo_app):
+    """Each demo login is scoped like a real county's users, and the printed label names that scope:
+    a village's staff see that village's households only, the township cadre that township's, each
+    volunteer one supermarket, each donor their own donations."""
+    lines = {line.split()[1]: line for line in logins(demo(demo_app))}
+    client = demo_app.test_client()
+
+    def get(username, path):
+        password = lines[username].split()[2]
+        token = client.post("/api/v1/auth/token", json={"username": username, "password": password}).get_json()["token"]
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, (username, path, r.status_code)
+        return r.get_json()
+
+    with demo_app.app_context():
+        names = dict(db.session.execute(select(Region.id, Region.name)).all())
+        levels = dict(db.session.execute(select(Region.id, Region.level)).all())
+    everyone = get("cadre", "/api/v1/households?per_page=500")["total"]
+    assert everyone == 50
+    village_totals = []
+    for username in ["staff"] + [f"staff{i}" for i in range(2, 7)]:
+        seen = get(username, "/api/v1/households?per_page=500")
+        villages = {h["village_id"] for h in seen["items"]}
+        assert len(villages) == 1 and levels[villages.pop()] == "village"
+        assert names[seen["items"][0]["village_id"]] in lines[username]
+        village_totals.append(seen["total"])
+    assert sum(village_totals) == everyone
+    town = get("town", "/api/v1/households?per_page=500")
+    assert 0 < town["total"] < everyone
+    town_villages = {h["village_id"] for h in town["items"]}
+    assert len(town_villages) == 3
+    markets = [get(u, "/api/v1/supermarkets")["items"] for u in ("volunteer", "volunteer2")]
+    assert [len(m) for m in markets] == [1, 1] and markets[0][0]["id"] != markets[1][0]["id"]
+    for username, m in zip(("volunteer", "volunteer2"), markets):
+        assert m[0]["name"] in lines[username]
+    assert "donor" in lines and "donor2" in lines and lines["donor"] != lines["donor2"]
+
+
+def test_demo_rules_make_sense(demo_app):
+    """The demo's catalogue: a rule counted per term or per year has no monthly cap, the all-year
+    rule is yearly, each category has one code prefix; and its history gives a yearly rule to a
+    household at most once a year."""
+    demo(demo_app)
+    with demo_app.app_context():
+        rules = db.session.scalars(select(Rule)).all()
+        assert rules
+        for rule in rules:
+            if rule.unit in ("每学期", "每年", "每季度"):
+                assert rule.cap_per_month is None, rule.code
+            if "全年" in rule.name:
+                assert rule.unit == "每年", rule.code
+        prefixes = {}
+        for rule in rules:
+            prefixes.setdefault(rule.category, set()).add(rule.code.split("-")[0])
+        assert all(len(p) == 1 for p in prefixes.values()), prefixes
+        owners = [c for p in prefixes.values() for c in p]
+        assert len(owners) == len(set(owners)), prefixes
+        yearly = [r.code for r in rules if r.unit == "每年"]
+        per_year = db.session.execute(
+            select(LedgerEntry.household_id, LedgerEntry.rule_code, func.count())
+            .where(LedgerEntry.rule_code.in_(yearly))
+            .group_by(LedgerEntry.household_id, LedgerEntry.rule_code,
+                      func.extract("year", LedgerEntry.occurred_on))).all()
+        assert per_year and max(n for *_, n in per_year) == 1
+
+
+def test_demo_objection_fits_its_award(demo_app):
+    """The demo's disputed award carries an objection about what that award was for, and who objected
+    is kept apart from the reason (the public sees the reason only)."""
+    demo(demo_app)
+    with demo_app.app_context():
+        entry = db.session.scalars(select(LedgerEntry).where(LedgerEntry.status == "disputed")).one()
+        rule = db.session.get(Rule, entry.rule_id)
+        assert entry.objection_reason == OBJECTIONS[rule.category]
+        assert entry.objector and entry.objector not in entry.objection_reason
+
+
 def test_demo_twice_changes_nothing(demo_app):
     """Running `flask demo` again changes nothing and prints the same logins."""
     first = demo(demo_app)
     before = totals(demo_app)
     second = demo(demo_app)
-    assert logins(second) == logins(first) and len(logins(first)) == 5
+    assert logins(second) == logins(first) and len(logins(first)) == DEMO_LOGINS
     assert totals(demo_app) == before
+    assert "flask demo --reset" in second and "flask demo --reset" not in first
 
 
 def test_demo_reset_starts_over(demo_app):
@@ -143,9 +226,9 @@ def test_demo_reset_starts_over(demo_app):
     first = demo(demo_app)
     old_password = logins(first)[0].split()[2]
     again = demo(demo_app, "--reset")
-    assert len(logins(again)) == 5 and logins(again) != logins(first)
+    assert len(logins(again)) == DEMO_LOGINS and logins(again) != logins(first)
     got = totals(demo_app)
-    assert got["Household"] == 50 and got["User"] == 5
+    assert got["Household"] == 50 and got["User"] == DEMO_LOGINS
     with demo_app.app_context():
         assert authenticate("admin", old_password) is None
         assert authenticate("admin", logins(again)[0].split()[2]) is not None
@@ -166,7 +249,7 @@ def test_two_demo_databases_keep_their_own_logins(demo_app, tmp_path):
     other = create_app(base_config(f"sqlite:///{tmp_path}/other.db"), instance_path=demo_app.instance_path)
     try:
         second = logins(demo(other))
-        assert len(second) == 5 and second != first
+        assert len(second) == DEMO_LOGINS and second != first
         assert logins(demo(demo_app)) == first and logins(demo(other)) == second
     finally:
         with other.app_context():

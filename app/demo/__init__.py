@@ -42,7 +42,7 @@ def _logins_path() -> Path:
     return folder / f"demo-logins-{hashlib.sha256(url.encode()).hexdigest()[:10]}.json"
 
 
-def _print_logins(echo) -> None:
+def _print_logins(echo, *, fresh: bool = False) -> None:
     path = _logins_path()
     if not path.exists():
         echo("The database is not empty and holds no demo: nothing done.")
@@ -54,6 +54,9 @@ def _print_logins(echo) -> None:
         echo(f"  {row['role']:<10} {row['username']:<12} {row['password']}   {row['label']}")
     echo("")
     echo("Start the server with `flask run`, then open http://127.0.0.1:5000/")
+    if not fresh:
+        echo("This database already holds the demo. To start over (everything in it is dropped, new "
+             "passwords): flask demo --reset")
 
 
 def _drop_everything() -> None:
@@ -119,19 +122,13 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
     _add_households(villages, households, rng, fake, months=months)
 
     logins = []
-    specs = [
-        ("admin", "admin", {}, "县级管理员 county administrator"),
-        ("cadre", "cadre", {"region_id": county.id}, f"帮扶干部 cadre, {COUNTY}"),
-        ("staff", "staff", {"region_id": county.id}, f"村级管理员 village staff, {COUNTY}"),
-        ("volunteer", "volunteer", {"supermarket_ids": [markets[0].id]}, f"超市管理员 volunteer, {markets[0].name}"),
-        ("donor", "donor", {"donor_id": donors[0].id}, f"捐赠方 donor, {donors[0].name}"),
-    ]
-    for username, role, extra, label in specs:
+    for username, role, extra, label in _login_specs(county, townships[0], villages, markets, donors,
+                                                     generated=bool(village_count)):
         password = secrets.token_urlsafe(9)
         create_user(None, {"username": username, "password": password, "role": role, **extra})
         logins.append({"role": role, "username": username, "password": password, "label": label})
     if village_count:
-        _village_staff(villages)
+        _village_staff(villages[1:])
     build_points_demo(months=months, rng=rng, intensity=3.5 if village_count else 1.0)
     build_goods_demo(months=months, rng=rng)
     db.session.commit()
@@ -149,7 +146,32 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
     echo(f"Demo county {COUNTY}: {len(villages)} villages, {len(markets)} supermarkets, "
          f"{households} households, {entries} ledger entries, {checkouts} checkouts "
          f"({time.perf_counter() - started:.1f} s).")
-    _print_logins(echo)
+    _print_logins(echo, fresh=True)
+
+
+def _login_specs(county: Region, township: Region, villages: list[Region], markets: list, donors: list[Donor],
+                 *, generated: bool) -> list[tuple[str, str, dict, str]]:
+    """One login for each kind of user, each scoped as in a real county: what
+    they can see is printed beside them. The small demo gives every village its
+    own staff; a generated county prints the first village's (the others get
+    accounts without a password, see _village_staff)."""
+    specs = [
+        ("admin", "admin", {}, "县级管理员 administrator: users, regions, rules, products"),
+        ("cadre", "cadre", {"region_id": county.id},
+         f"县级干部 county cadre: all of {county.name}, reports, approvals"),
+        ("town", "cadre", {"region_id": township.id},
+         f"乡镇干部 township cadre: the villages of {township.name}"),
+    ]
+    for i, village in enumerate(villages[:1] if generated else villages):
+        specs.append(("staff" if i == 0 else f"staff{i + 1}", "staff", {"region_id": village.id},
+                      f"村级管理员 village staff: {village.name} (households, awards, cards)"))
+    for i, market in enumerate(markets[:2] if generated else markets):
+        specs.append(("volunteer" if i == 0 else f"volunteer{i + 1}", "volunteer", {"supermarket_ids": [market.id]},
+                      f"超市管理员 volunteer: {market.name} (counter, stock)"))
+    for i, donor in enumerate(donors[:2]):
+        specs.append(("donor" if i == 0 else f"donor{i + 1}", "donor", {"donor_id": donor.id},
+                      f"捐赠方 donor: {donor.name} (its own donations only)"))
+    return specs
 
 
 def _village_staff(villages: list[Region]) -> None:

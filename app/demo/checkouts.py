@@ -4,7 +4,6 @@ household's posted points held at that moment and what the shelves held that
 day (oldest lot first), so every invariant `flask ledger check` tests holds.
 Most checkouts scan the household's card; a few are looked up by hand."""
 import random
-import secrets
 from bisect import bisect_right
 from collections import defaultdict
 from datetime import datetime, time, timedelta
@@ -15,7 +14,7 @@ from app.extensions import db
 from app.models import (AuditRecord, Card, Checkout, CheckoutLine, Household, LedgerEntry, Lot,
                         LotMovement, Product, Region, Supermarket, User, user_supermarkets, utcnow)
 from app.demo.goods import fix_sequence
-from app.services.checkout.cards import TOKEN_DIGITS, luhn_digit
+from app.services.checkout.cards import issue_in_bulk
 from app.services.clock import local_today, local_zone
 from app.services.ledger import writer
 
@@ -35,25 +34,10 @@ def _market_of_village() -> dict[int, int]:
 def issue_demo_cards(rng: random.Random) -> int:
     """A card for every active household (as staff would print a village's sheet)."""
     have = set(db.session.scalars(select(Card.household_id).where(Card.status == "active")))
-    taken = set(db.session.scalars(select(Card.number)))
     admin = db.session.scalar(select(func.min(User.id)).where(User.role == "admin"))
-    now = utcnow()
-    rows = []
-    for hid in db.session.scalars(select(Household.id).where(Household.status == "active")
-                                  .order_by(Household.id)):
-        if hid in have:
-            continue
-        while True:
-            body = f"{rng.randrange(10**8, 10**9)}"
-            number = body + luhn_digit(body)
-            if number not in taken:
-                taken.add(number)
-                break
-        rows.append({"household_id": hid, "token": f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}",
-                     "number": number, "status": "active", "issued_at": now, "issued_by_id": admin})
-    for start in range(0, len(rows), CHUNK):
-        db.session.execute(insert(Card), rows[start:start + CHUNK])
-    return len(rows)
+    wanted = [hid for hid in db.session.scalars(select(Household.id).where(Household.status == "active")
+                                                 .order_by(Household.id)) if hid not in have]
+    return issue_in_bulk(wanted, actor_id=admin, now=utcnow(), rng=rng)
 
 
 def _posted_points() -> dict[int, tuple[list, list]]:

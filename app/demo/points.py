@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AuditRecord, Household, LedgerEntry, User, utcnow
+from app.models import AuditRecord, Household, LedgerEntry, Rule, User, utcnow
 from app.services.clock import local_today, local_zone
 from app.services.ledger import writer
 from app.services.points.awards import notice_end
@@ -25,6 +25,26 @@ SEASON = {
     "公益参与": {3: 1.3, 7: 1.4, 8: 1.4, 11: 1.2},
 }
 PROFILES = ((0.15, 0.0), (0.60, 0.7), (0.25, 2.2))  # share of households, awards a month
+# What a villager's objection says about an award of each category (the demo's
+# dispute must fit the award it is on).
+OBJECTIONS = {
+    "勤劳致富": "务工时间不满一个月，与申报不符",
+    "环境卫生": "评比当天院内仍有杂物堆放",
+    "孝老爱亲": "老人反映平时无人照料",
+    "公益参与": "当天未见其参加义务劳动",
+}
+
+
+def _period(unit: str | None, year: int, month: int) -> tuple | None:
+    """The period a rule counted per term, quarter or year is given once in
+    (a household earns 全年无违法 once a year, not every month)."""
+    if unit == "每年":
+        return (year,)
+    if unit == "每学期":   # spring term March to August, autumn term September to February
+        return (year, "spring") if 3 <= month <= 8 else ((year, "autumn") if month >= 9 else (year - 1, "autumn"))
+    if unit == "每季度":
+        return (year, (month - 1) // 3)
+    return None
 
 
 def _months(today: date, count: int) -> list[tuple[int, int]]:
@@ -46,7 +66,7 @@ def build_points_demo(*, months: int, rng: random.Random, intensity: float = 1.0
         return 0
     staff_of = dict(db.session.execute(
         select(User.region_id, func.min(User.id))
-        .where(User.role == "staff", User.username != "staff").group_by(User.region_id)).all())
+        .where(User.role == "staff").group_by(User.region_id)).all())
     return add_points_history(months=months, rng=rng, staff_id=ids["staff"], cadre_id=ids["cadre"],
                               staff_of=staff_of, intensity=intensity)
 
@@ -75,6 +95,8 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
 
     award_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in awards]
     deduction_rules = [(r.id, r.code, r.points, r.cap_per_month) for r in deductions]
+    unit_of = {r.code: r.unit for r in rules}
+    given = set()   # (household, code, period) of rules counted per term, quarter or year
     rows, ends_on = [], {}
     # Patterns the fairness checks should find (with village staff of their own, as a
     # generated county has): one village's staff enter awards weeks late; another's
@@ -95,6 +117,11 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
             for rule_id, code, pts, cap in picks:
                 if cap is not None and used[code] >= cap:
                     continue
+                period = _period(unit_of[code], year, month)
+                if period is not None:
+                    if (hid, code, period) in given:
+                        continue
+                    given.add((hid, code, period))
                 used[code] += 1
                 occurred = date(year, month, rng.randint(1, last_day))
                 late = (0, 0, 1, 2) if village_of[hid] != late_village else (0, 15, 20, 25)
@@ -132,10 +159,14 @@ def add_points_history(*, months: int, rng: random.Random, staff_id: int, cadre_
 
 
 def _one_dispute(now: datetime, user_id: int) -> None:
-    """A villager has objected to one award still on notice."""
-    entry_id = db.session.scalar(
-        select(LedgerEntry.id).where(LedgerEntry.status == "pending", LedgerEntry.kind == "award")
-        .order_by(LedgerEntry.id.desc()).limit(1))
-    if entry_id is not None:
-        writer.dispute(db.session.get(LedgerEntry, entry_id), reason="邻居反映当天未参加义务劳动",
-                       by_id=user_id, now=now)
+    """A villager has objected to one award still on notice, with a reason
+    that fits the award (who objected is kept apart from the reason)."""
+    row = db.session.execute(
+        select(LedgerEntry.id, Rule.category).join(Rule, Rule.id == LedgerEntry.rule_id)
+        .where(LedgerEntry.status == "pending", LedgerEntry.kind == "award",
+               Rule.category.in_(list(OBJECTIONS)))
+        .order_by(LedgerEntry.id.desc()).limit(1)).first()
+    if row is not None:
+        entry = db.session.get(LedgerEntry, row.id)
+        writer.dispute(entry, reason=OBJECTIONS[row.category], by_id=user_id, now=now)
+        entry.objector = "同组村民"
