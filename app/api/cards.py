@@ -3,7 +3,8 @@ from flask import Response, g, request
 
 from app.api import bp
 from app.api.common import json_body
-from app.api.schemas.cards import CardOut, ResolvedOut, ResolveIn, ResolveQuery, SheetQuery
+from app.api.schemas.cards import (CardOut, ResolvedOut, ResolveIn, ResolveQuery, SheetQuery,
+                                   VillageCardsOut, VillageCardsQuery)
 from app.api.spec import PROBLEMS, endpoint
 from app.services.checkout import cards as service
 from app.services.checkout.card_images import card_png, cards_sheet_pdf
@@ -29,6 +30,17 @@ def issue_card(household_id: int):
     """Issue a card; any earlier card of the household is revoked at once."""
     card = service.issue_card(g.user, household_id)
     return card_body(card), 201
+
+
+@bp.post("/villages/<int:village_id>/cards")
+@endpoint("cards.issue", tag="cards", query=VillageCardsQuery, ok=201, body=VillageCardsOut,
+          problems=(404,))
+def issue_village_cards(village_id: int):
+    """Cards for a whole village in one go: one for every active household without a
+    current card (run again, none); `?reissue=all` replaces every current card."""
+    result = service.issue_village_cards(g.user, village_id,
+                                         reissue=request.args.get("reissue") == "all")
+    return result, 201
 
 
 @bp.get("/households/<int:household_id>/card.png")

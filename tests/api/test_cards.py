@@ -142,3 +142,92 @@ def test_card_sheet_scope(client, world):
     assert client.get(f"/api/v1/cards/sheet.pdf?village_id={world.v3.id}", headers=world.headers("staff")).status_code == 404
     assert client.get("/api/v1/cards/sheet.pdf", headers=world.headers("staff")).status_code == 422
     assert client.get("/api/v1/cards/sheet.pdf?village_id=x", headers=world.headers("staff")).status_code == 422
+
+
+# -- a whole village at once ----------------------------------------------------------
+
+def active_cards(village_id):
+    from app.models import Household
+    return db.session.scalars(
+        select(Card).join(Household, Household.id == Card.household_id)
+        .where(Household.village_id == village_id, Card.status == "active")).all()
+
+
+def test_village_cards_issue_one_for_every_household_without_one(client, world):
+    """Staff issue the whole village's cards in one request; run again, none; the sheet prints them all."""
+    kept = issue(client, world, "v1a")
+    r = client.post(f"/api/v1/villages/{world.v1.id}/cards", headers=world.headers("staff"))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["issued"] == 1  # v1b only: v1a already had one
+    cards = active_cards(world.v1.id)
+    assert sorted(c.household_id for c in cards) == sorted(
+        [world.households["v1a"].id, world.households["v1b"].id])
+    assert kept["number"] in [c.number for c in cards]  # the card already handed out still works
+    assert len({c.number for c in cards}) == 2 and len({c.token for c in cards}) == 2
+    again = client.post(f"/api/v1/villages/{world.v1.id}/cards", headers=world.headers("staff"))
+    assert again.status_code == 201 and again.get_json()["issued"] == 0
+    assert len(active_cards(world.v1.id)) == 2
+    assert active_cards(world.v2.id) == []  # another village untouched
+    assert db.session.scalars(select(AuditRecord).where(
+        AuditRecord.action == "cards.issue_village")).all()
+    sheet = client.get(f"/api/v1/cards/sheet.pdf?village_id={world.v1.id}", headers=world.headers("staff"))
+    assert sheet.status_code == 200 and sheet.data.startswith(b"%PDF")
+
+
+def test_village_cards_skip_exited_households(client, world):
+    """An exited household gets no card."""
+    from app.models import Household
+    hh = db.session.get(Household, world.households["v1b"].id)
+    hh.status = "exited"
+    db.session.commit()
+    r = client.post(f"/api/v1/villages/{world.v1.id}/cards", headers=world.headers("admin"))
+    assert r.status_code == 201 and r.get_json()["issued"] == 1
+    assert [c.household_id for c in active_cards(world.v1.id)] == [world.households["v1a"].id]
+
+
+def test_village_reissue_all_revokes_every_current_card(client, world):
+    """?reissue=all replaces every current card: the old ones answer 410 at the counter."""
+    old = issue(client, world, "v1a")
+    r = client.post(f"/api/v1/villages/{world.v1.id}/cards?reissue=all", headers=world.headers("staff"))
+    assert r.status_code == 201
+    assert r.get_json() == {"issued": 2, "revoked": 1}
+    cards = active_cards(world.v1.id)
+    assert len(cards) == 2 and old["number"] not in [c.number for c in cards]
+    resolve = client.post("/api/v1/cards/resolve", json={"number": old["number"]},
+                          headers=world.headers("volunteer"))
+    assert resolve.status_code == 410
+
+
+def test_village_cards_refused_roles_scope_and_bad_query(client, world):
+    """Volunteers and donors 403, cadres 403 (they read, not issue), another village 404,
+    a township 404, a bad reissue value 422; nothing is written."""
+    url = f"/api/v1/villages/{world.v1.id}/cards"
+    for user in ("volunteer", "donor", "cadre"):
+        assert client.post(url, headers=world.headers(user)).status_code == 403
+    assert client.post(url, headers=world.headers("staff_west")).status_code == 404
+    assert client.post(f"/api/v1/villages/{world.east.id}/cards",
+                       headers=world.headers("admin")).status_code == 404
+    assert client.post("/api/v1/villages/999999/cards", headers=world.headers("admin")).status_code == 404
+    r = client.post(url + "?reissue=some", headers=world.headers("staff"))
+    assert r.status_code == 422 and r.get_json()["type"] == "validation-error"
+    assert db.session.scalars(select(Card)).all() == []
+
+
+def test_village_cards_fast_for_hundreds(client, world):
+    """A village of 600 households gets its cards in one request, quickly, each number unique."""
+    import time
+    from app.models import Household
+    from app.services.people.households import household_code
+    db.session.execute(Household.__table__.insert(), [
+        {"code": household_code(world.v2.id, 1000 + i), "village_id": world.v2.id,
+         "head_name": f"户{i}", "members": 1, "status": "active", "balance": 0, "tags": []}
+        for i in range(600)])
+    db.session.commit()
+    started = time.perf_counter()
+    r = client.post(f"/api/v1/villages/{world.v2.id}/cards", headers=world.headers("admin"))
+    took = time.perf_counter() - started
+    assert r.status_code == 201 and r.get_json()["issued"] == 601
+    cards = active_cards(world.v2.id)
+    assert len(cards) == 601 and len({c.number for c in cards}) == 601
+    assert all(c.number[-1] == luhn_digit(c.number[:-1]) for c in cards)
+    assert took < 5, took

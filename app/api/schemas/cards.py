@@ -88,3 +88,15 @@ def _village_id(errors, data, field):
 class SheetQuery(Schema):
     village_id: Annotated[int, Field(description="A village in the user's reach (else 404)."),
                           Check(_village_id)]
+
+
+class VillageCardsQuery(Schema):
+    reissue: Annotated[Literal["all"] | None, Field(description=(
+        "`all`: revoke every current card of the village's active households and issue new "
+        "ones; without it, only households with no current card get one."))] = None
+
+
+class VillageCardsOut(Body):
+    issued: int = Field(description="Cards issued by this request (0 when every active "
+                                    "household already has one).")
+    revoked: int = Field(description="Earlier cards revoked (only with `reissue=all`).")

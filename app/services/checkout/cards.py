@@ -5,7 +5,7 @@ import re
 import secrets
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
@@ -13,8 +13,9 @@ from app.models import Card, Household, Region, Supermarket, User, utcnow
 from app.services import audit
 from app.services.errors import DomainError, HouseholdInactive, NotFound, ValidationError
 from app.services.people import policy
-from app.services.people.scope import get_household, get_region, writable_household
-from app.services.validate import as_id
+from app.services.people.scope import (ancestor_paths, get_household, get_region,
+                                       writable_household, writable_village)
+from app.services.validate import as_id, contains
 
 # The QR payload: "8" marks an Aixin card, "1" is the payload version, then the
 # 39-digit token. Digits only: USB scanners behind a Chinese input method can
@@ -77,6 +78,95 @@ def issue_card(actor: User, household_id) -> Card:
     db.session.add(card)
     audit.record(actor, "card.issue", card, household_id=household.id, revoked=revoked)
     return card
+
+
+CHUNK = 5000
+
+
+def new_numbers(n: int, rng=None) -> list[str]:
+    """n card numbers, unique among themselves and unused by any card so far
+    (a few queries for any n, instead of one per card)."""
+    draw = (lambda: rng.randrange(10**8, 10**9)) if rng is not None else (
+        lambda: secrets.randbelow(9 * 10**8) + 10**8)
+    numbers: set[str] = set()
+    while len(numbers) < n:
+        fresh = set()
+        while len(fresh) < n - len(numbers):
+            body = f"{draw()}"
+            number = body + luhn_digit(body)
+            if number not in numbers:
+                fresh.add(number)
+        used = set()
+        batch = sorted(fresh)
+        for start in range(0, len(batch), 900):
+            used.update(db.session.scalars(
+                select(Card.number).where(Card.number.in_(batch[start:start + 900]))))
+        numbers |= fresh - used
+    return list(numbers)
+
+
+def issue_in_bulk(household_ids: list[int], *, actor_id: int | None, now, rng=None) -> int:
+    """A new active card for each of these households, written in chunks (the
+    callers revoke any earlier card first). Shared by a village's "cards for
+    every household" and the demo."""
+    numbers = new_numbers(len(household_ids), rng)
+    rows = [{"household_id": hid, "token": f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}",
+             "number": number, "status": "active", "issued_at": now, "issued_by_id": actor_id}
+            for hid, number in zip(household_ids, numbers)]
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(insert(Card), rows[start:start + CHUNK])
+    return len(rows)
+
+
+def issue_village_cards(actor: User, village_id, *, reissue: bool = False) -> dict:
+    """Cards for a whole village in one go: every active household without a
+    current card gets one (run again, none); with `reissue`, every current
+    card of the village's active households is revoked and replaced.
+    Returns {"issued": N, "revoked": M}."""
+    policy.require(actor, "cards.issue")
+    village = writable_village(actor, village_id)
+    now = utcnow()
+    # Take the village's row first: two clerks pressing the button at once
+    # queue here instead of giving a household two active cards.
+    db.session.execute(update(Region).where(Region.id == village.id)
+                       .values(household_seq=Region.household_seq)
+                       .execution_options(synchronize_session=False))
+    active = select(Household.id).where(Household.village_id == village.id,
+                                        Household.status == "active")
+    revoked = 0
+    if reissue:
+        revoked = db.session.execute(
+            update(Card).where(Card.status == "active", Card.household_id.in_(active))
+            .values(status="revoked", revoked_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        wanted = db.session.scalars(active.order_by(Household.code)).all()
+    else:
+        has_card = select(Card.id).where(Card.household_id == Household.id,
+                                         Card.status == "active").exists()
+        wanted = db.session.scalars(active.where(~has_card).order_by(Household.code)).all()
+    issued = issue_in_bulk(wanted, actor_id=actor.id, now=now) if wanted else 0
+    audit.record(actor, "cards.issue_village", village, issued=issued, revoked=revoked,
+                 reissue=reissue)
+    return {"issued": issued, "revoked": revoked}
+
+
+def village_card_counts(actor: User, village_id) -> dict:
+    """For the village's card page: its active households, how many hold a
+    current card, how many do not."""
+    policy.require(actor, "cards.print")
+    village = get_region(actor, as_id(village_id) if village_id not in (None, "") else None)
+    if village.level != "village":
+        raise NotFound()
+    households = db.session.scalar(
+        select(func.count()).select_from(Household)
+        .where(Household.village_id == village.id, Household.status == "active")) or 0
+    with_card = db.session.scalar(
+        select(func.count(func.distinct(Card.household_id))).select_from(Card)
+        .join(Household, Household.id == Card.household_id)
+        .where(Household.village_id == village.id, Household.status == "active",
+               Card.status == "active")) or 0
+    return {"village": village, "households": households, "with_card": with_card,
+            "without_card": households - with_card}
 
 
 def current_card(household: Household) -> Card | None:
@@ -170,6 +260,79 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
     if household.status != "active":
         raise HouseholdInactive(_l("This household has exited the programme."))
     return household, card
+
+
+SEARCH_MAX = 50
+SEARCH_LIMIT = 20
+
+
+def served_households(actor: User, sm: Supermarket, q) -> list[Household]:
+    """The counter's search for a household that forgot its card: active
+    households the supermarket serves whose head's name or household code
+    contains `q` (a code typed with or without its dash), at most 20, by code."""
+    policy.require(actor, "checkout.sell")
+    q = (q if isinstance(q, str) else "").replace("\x00", "").strip()
+    if not q:
+        raise ValidationError({"q": [_l("Type a name or a household code.")]})
+    if len(q) > SEARCH_MAX:
+        raise ValidationError({"q": [_l("At most %(n)d characters.", n=SEARCH_MAX)]})
+    served = aliased(Region)
+    wanted = contains(q, Household.head_name, Household.code)
+    compact = re.sub(r"[\s-]", "", q)
+    if compact.isdigit() and compact != q:
+        wanted = or_(wanted, contains(compact, Household.code))
+    query = (select(Household)
+             .join(Region, Region.id == Household.village_id)
+             .join(served, served.id == sm.region_id)
+             .where(Region.path.startswith(served.path), Household.status == "active", wanted)
+             .order_by(Household.code).limit(SEARCH_LIMIT))
+    return list(db.session.scalars(query))
+
+
+def household_by_code(actor: User, sm: Supermarket, code) -> Household | None:
+    """A household code typed into the scan field (12345678 or 1234-5678):
+    the active household it names among those the supermarket serves, or None."""
+    policy.require(actor, "checkout.sell")
+    code = code.strip() if isinstance(code, str) else ""
+    if not code or len(code) > 32:
+        return None
+    forms = {code}
+    digits = code.replace("-", "")
+    if digits.isdigit():
+        forms |= {digits, f"{digits[:4]}-{digits[4:]}"}
+    served = aliased(Region)
+    return db.session.scalars(
+        select(Household).join(Region, Region.id == Household.village_id)
+        .join(served, served.id == sm.region_id)
+        .where(Region.path.startswith(served.path), Household.code.in_(sorted(forms)))
+    ).first()
+
+
+def card_home(actor: User, sm: Supermarket, *, payload=None, number=None) -> dict | None:
+    """For the counter's "not found": a card that exists but belongs to a
+    household another supermarket serves: its township (the village's parent)
+    and the supermarkets serving it, so the volunteer can send the household
+    to its own supermarket. None for an unknown card or one served here. Only
+    the place is told, never the household (the API keeps answering 404)."""
+    policy.require(actor, "checkout.sell")
+    card = find_card(payload=payload) if payload not in (None, "") else find_card(number=number)
+    if card is None:
+        return None
+    village = db.session.scalars(
+        select(Region).join(Household, Household.village_id == Region.id)
+        .where(Household.id == card.household_id)).first()
+    if village is None or db.session.scalars(SERVED_HOUSEHOLD, {
+            "household_id": card.household_id, "region_id": sm.region_id}).first() is not None:
+        return None
+    paths = ancestor_paths(village.path)
+    above = {r.path: r for r in db.session.scalars(select(Region).where(Region.path.in_(paths)))}
+    township = next((r for r in above.values() if r.level == "township"), None)
+    township = township or db.session.get(Region, village.parent_id) or village
+    markets = db.session.scalars(
+        select(Supermarket).join(Region, Region.id == Supermarket.region_id)
+        .where(Region.path.in_(paths), Supermarket.active.is_(True))
+        .order_by(func.length(Region.path).desc(), Supermarket.id)).all()
+    return {"township": township.name, "supermarkets": [m.name for m in markets]}
 
 
 # -- the village's card sheet -----------------------------------------------------------
