@@ -29,6 +29,9 @@ def upgrade():
     with op.batch_alter_table('checkouts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('card_used', sa.Boolean(), nullable=False, server_default=sa.true()))
         batch_op.add_column(sa.Column('no_card_reason', sa.String(length=200), nullable=True))
+    # Checkouts made before this column existed: those without a card were
+    # made by household id (the no-card fairness check reads card_used).
+    op.execute("UPDATE checkouts SET card_used = false WHERE card_id IS NULL")
     with op.batch_alter_table('donation_lines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('best_before', sa.Date(), nullable=True))
     with op.batch_alter_table('lots', schema=None) as batch_op:

@@ -138,6 +138,32 @@ def test_no_card(world, rules):
     assert kinds(world) == [("no-card", "volunteer")]
 
 
+def test_no_card_counts_checkouts_recorded_without_a_card(world, rules):
+    """The flag reads card_used (what the checkout recorded), not whether a card row is linked:
+    3 of 10 recorded as made without a card is flagged, with those checkouts' ids."""
+    from sqlalchemy import select, update
+    from app.models import Checkout
+    buyers = more_households(world, 1, village=world.v1)
+    stocked(world, {"香皂": 100})
+    adjust_points(world.users["admin"], buyers[0].id, {"points": 1000, "reason": "期初余额"})
+    db.session.commit()
+    world.households["b0"] = buyers[0]
+    card = card_for(world, "b0")
+    from tests.goods_helpers import load_products
+    soap = load_products()["香皂"]
+    for _i in range(10):
+        check_out(world.users["volunteer"], {"supermarket_id": world.sm_east.id, "card_payload": card,
+                                             "lines": [{"product_id": soap.id, "quantity": 1}]})
+        db.session.commit()
+    assert kinds(world) == []
+    ids = db.session.scalars(select(Checkout.id).order_by(Checkout.id).limit(3)).all()
+    db.session.execute(update(Checkout).where(Checkout.id.in_(ids)).values(card_used=False))
+    db.session.commit()
+    flags = fairness.flags(world.users["cadre"], {})
+    assert [(f["kind"], f["subject"]["name"]) for f in flags] == [("no-card", "volunteer")]
+    assert sorted(flags[0]["entry_ids"]) == ids and flags[0]["entry_count"] == 3
+
+
 def test_explained_flags_stay_listed_marked(world, rules):
     hh = more_households(world, 1)
     give(world, "staff", hh * 20)

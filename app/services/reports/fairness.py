@@ -230,7 +230,7 @@ def _no_card_flags(scope: Scope, period: Period) -> list[dict]:
                 period.holds(Checkout.created_at))
     counts = db.session.execute(
         select(Checkout.created_by_id, func.count(),
-               func.sum(case((Checkout.card_id.is_(None), 1), else_=0)))
+               func.sum(case((Checkout.card_used.is_(False), 1), else_=0)))
         .where(made).group_by(Checkout.created_by_id).order_by(Checkout.created_by_id)).all()
     names = _users(user for user, _, _ in counts)
     found = []
@@ -240,7 +240,7 @@ def _no_card_flags(scope: Scope, period: Period) -> list[dict]:
             name = names.get(user_id, "")
             ids = list(db.session.scalars(
                 select(Checkout.id).where(made, Checkout.created_by_id == user_id,
-                                          Checkout.card_id.is_(None))
+                                          Checkout.card_used.is_(False))
                 .order_by(Checkout.id.desc()).limit(ENTRY_IDS_MAX)))
             found.append(_flag("no-card", "user", user_id, name, _share(m, n), NO_CARD["share"], _l(
                 "%(m)d of the %(n)d checkouts %(user)s made in this period (%(pct)d%%) were made "
