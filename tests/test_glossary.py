@@ -68,7 +68,7 @@ def test_no_replaced_word_anywhere():
 
 
 def passbook_row(page: str) -> str:
-    return re.search(r"<tr>(?:(?!</tr>).)*points passbook(?:(?!</tr>).)*</tr>", page, re.S).group(0)
+    return re.search(r'<div class="term">(?:(?!</div>).)*points passbook(?:(?!</div>).)*</div>', page, re.S).group(0)
 
 
 def test_glossary_page_in_chinese(client, world):
