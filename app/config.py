@@ -69,6 +69,11 @@ class Defaults:
     PASSBOOK_FAILURES_PER_CLIENT = "20 per 15 minutes"
     PASSBOOK_OPEN_MINUTES = 10
 
+    # The counter, serving a household without its card: wrong passbook PINs
+    # allowed per household and per volunteer before they must wait.
+    COUNTER_PIN_FAILURES_PER_HOUSEHOLD = "5 per 15 minutes"
+    COUNTER_PIN_FAILURES_PER_USER = "20 per 15 minutes"
+
     # Checkout: an optional per-household monthly limit, in points.
     CHECKOUT_MONTHLY_LIMIT = None
 

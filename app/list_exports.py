@@ -39,12 +39,18 @@ def ledger(entries) -> tuple[list, list[list]]:
                       e.created_by.username if e.created_by else ""] for e in entries]
 
 
+def _card_cell(c) -> str:
+    """"Yes", or that no card was used and why."""
+    from app.services.checkout.checkouts import no_card_text
+    return _l("Yes") if c.card_used else no_card_text(c)
+
+
 def checkouts(items) -> tuple[list, list[list]]:
     columns = [_l("Time"), _l("Household"), _l("Goods"), _l("Points"), _l("Balance after"),
                _l("Card"), _l("By"), _l("Voided")]
     return columns, [[_when(c.created_at), f"{c.household.code} {c.household.head_name}",
                       "、".join(f"{line.product.name}×{line.quantity}" for line in c.lines),
-                      c.total_points, c.balance_after, _l("Yes") if c.card_id else _l("No"),
+                      c.total_points, c.balance_after, _card_cell(c),
                       c.created_by.username if c.created_by else "",
                       c.void_reason or (_l("Yes") if c.voided_at else "")] for c in items]
 

@@ -1,5 +1,8 @@
 """The checkout counter: POST /checkouts (idempotent), void, read."""
-from flask import g, request
+import hashlib
+
+from flask import current_app, g, request
+from flask_login import current_user
 
 from app.api import bp
 from app.api.common import json_body
@@ -7,14 +10,57 @@ from app.api.schemas.checkouts import (CheckoutIn, CheckoutList, CheckoutOut, Ch
                                        VoidIn)
 from app.api.spec import PROBLEMS, endpoint
 from app.database import late_write_lock
-from app.extensions import db
+from app.extensions import db, limiter
 from app.services.checkout import checkouts as service
+from app.services.errors import DomainError
+
+
+# -- the passbook PIN typed at the counter: wrong ones are counted -------------------
+
+def _pin_household() -> str:
+    """The household whose PIN a request tries (one counter per household, the
+    counter page and the API alike); requests without a PIN share a key no
+    failure ever counts against."""
+    try:
+        data = json_body()
+    except DomainError:  # the view answers it
+        data = {}
+    if not isinstance(data, dict) or data.get("passbook_pin") in (None, ""):
+        return "no-pin"
+    return "pin-household:" + str(data.get("household_id"))[:20]
+
+
+def _pin_user() -> str:
+    if not _pin_household().startswith("pin-"):
+        return "no-pin"
+    auth = request.headers.get("Authorization", "")
+    if auth:  # the API: the token (the user is looked up later, in the view)
+        return "pin-token:" + hashlib.sha256(auth.encode()).hexdigest()[:32]
+    return "pin-user:" + str(getattr(current_user, "id", ""))
+
+
+def wrong_pin(response) -> bool:
+    if response.status_code != 422 or not response.is_json:
+        return False
+    body = response.get_json(silent=True) or {}
+    return "passbook_pin" in (body.get("errors") or {})
+
+
+def pin_limits(view):
+    """Wrong passbook PINs: five per household and twenty per user in 15 minutes."""
+    view = limiter.shared_limit(lambda: current_app.config["COUNTER_PIN_FAILURES_PER_USER"],
+                                scope="counter-pin-user", key_func=_pin_user,
+                                deduct_when=wrong_pin, methods=["POST"])(view)
+    return limiter.shared_limit(lambda: current_app.config["COUNTER_PIN_FAILURES_PER_HOUSEHOLD"],
+                                scope="counter-pin-household", key_func=_pin_household,
+                                deduct_when=wrong_pin, methods=["POST"])(view)
 
 
 def checkout_body(c) -> dict:
     return {
         "id": c.id, "household_id": c.household_id, "supermarket_id": c.supermarket_id,
         "total_points": c.total_points, "balance_after": c.balance_after,
+        "card_used": c.card_used, "no_card_reason": c.no_card_reason,
         "created_at": c.created_at.isoformat(),
         "voided_at": c.voided_at.isoformat() if c.voided_at else None,
         "lines": [{"product_id": line.product_id, "name": line.product.name,
@@ -24,6 +70,7 @@ def checkout_body(c) -> dict:
 
 
 @bp.post("/checkouts")
+@pin_limits
 @late_write_lock
 @endpoint("checkout.sell", tag="checkout", json=CheckoutIn, ok=201, body=CheckoutOut,
           idempotent=True, problems={
@@ -32,7 +79,9 @@ def checkout_body(c) -> dict:
               409: "insufficient-stock (the first short product); insufficient-points.",
               410: "card-revoked: the card was replaced by a newer one.",
               422: "household-inactive: the household has exited; limit-exceeded: past the "
-                   "household's monthly limit (CHECKOUT_MONTHLY_LIMIT)."})
+                   "household's monthly limit (CHECKOUT_MONTHLY_LIMIT); validation-error with "
+                   "`errors.passbook_pin`: a wrong passbook PIN.",
+              429: "rate-limited: too many wrong passbook PINs for the household or by the user."})
 def create_checkout():
     """Redeem a cart: points and stock in one act, or nothing.
 

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 from app import list_exports
 from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
-from app.api.checkouts import checkout_body
+from app.api.checkouts import checkout_body, pin_limits
 from app.api.common import json_body
 from app.api.idempotency import idempotent
 from app.counter import bp
@@ -25,9 +25,10 @@ from app.database import late_write_lock
 from app.errors import json_view
 from app.extensions import db
 from app.services.checkout import checkouts as service
+from app.services.checkout import cards
 from app.services.checkout.cards import at_counter, format_number
 from app.services.clock import local_today
-from app.services.errors import DomainError, InsufficientStock, ValidationError
+from app.services.errors import DomainError, InsufficientStock, NotFound, ValidationError
 from app.services.goods import levels
 from app.services.goods.products import product_by_barcode
 from app.services.people import policy
@@ -44,7 +45,7 @@ def _signed_in():
 
 @bp.context_processor
 def _template_helpers():
-    return {"local_day": local_today}
+    return {"local_day": local_today, "no_card_text": service.no_card_text}
 
 
 # -- which supermarket ----------------------------------------------------------
@@ -106,7 +107,9 @@ def index():
         "counter/till.html", sm=sm, tiles=tiles, day=today,
         checkouts=service.checkouts_at(current_user, sm.id, day=today),
         several=len(supermarkets_named(current_user, limit=2)) > 1,
-        products=[_product_body(p, n) for p, n in tiles])
+        products=[_product_body(p, n) for p, n in tiles],
+        no_card_reasons=[(k, v) for k, v in service.NO_CARD_REASONS.items() if k != "pin"],
+        no_card_labels={k: str(v) for k, v in service.NO_CARD_REASONS.items()})
 
 
 @bp.get("/checkouts")
@@ -145,8 +148,9 @@ def _household_body(hh, card) -> dict:
         "household": {"id": hh.id, "head_name": hh.head_name, "code": hh.code,
                       "village": hh.village.name, "members": hh.members, "balance": hh.balance,
                       "status": hh.status},
-        "card": {"number": format_number(card.number), "status": card.status},
+        "card": {"number": format_number(card.number), "status": card.status} if card else None,
         "limit_left": service.monthly_limit_left(hh),
+        "has_pin": hh.passbook_pin_hash is not None,
     }
 
 
@@ -154,11 +158,64 @@ def _household_body(hh, card) -> dict:
 @json_view
 def api_resolve():
     """A scanned card payload ("81" + 39 digits) or a typed 10-digit number:
-    the household, its balance and what is left of a monthly limit."""
+    the household, its balance and what is left of a monthly limit. A card
+    that belongs to a household another supermarket serves is named by its
+    township, so the volunteer can send the household to its own supermarket."""
     data = json_body()
     sm = service.till(current_user, data.get("supermarket_id"))
-    hh, card = at_counter(current_user, sm, payload=data.get("payload"), number=data.get("number"))
+    try:
+        hh, card = at_counter(current_user, sm, payload=data.get("payload"), number=data.get("number"))
+    except NotFound:
+        home = cards.card_home(current_user, sm, payload=data.get("payload"), number=data.get("number"))
+        if home is None:
+            raise
+        where = "、".join(home["supermarkets"]) if home["supermarkets"] else None
+        if where:
+            message = _("This card belongs to a household of %(township)s, which this supermarket "
+                        "does not serve. The household redeems its points at %(market)s.",
+                        township=home["township"], market=where)
+        else:
+            message = _("This card belongs to a household of %(township)s, which this supermarket "
+                        "does not serve. The household redeems its points at its own township's "
+                        "supermarket.", township=home["township"])
+        raise NotFound(message) from None
     return _household_body(hh, card)
+
+
+def _search_item(hh) -> dict:
+    return {"id": hh.id, "head_name": hh.head_name, "code": hh.code, "village": hh.village.name,
+            "has_pin": hh.passbook_pin_hash is not None}
+
+
+@bp.post("/api/households")
+@json_view
+def api_households():
+    """A household that forgot its card: the households this supermarket serves
+    whose name or code contains `q` (in the body: names stay out of logged URLs)."""
+    data = json_body()
+    sm = service.till(current_user, data.get("supermarket_id"))
+    if data.get("code"):
+        hh = cards.household_by_code(current_user, sm, data.get("code"))
+        return {"items": [_search_item(hh)] if hh is not None and hh.status == "active" else []}
+    return {"items": [_search_item(hh) for hh in cards.served_households(current_user, sm, data.get("q"))]}
+
+
+@bp.post("/api/household")
+@pin_limits
+@json_view
+def api_household():
+    """The household picked from the search, to serve without its card: with
+    `passbook_pin`, the PIN is checked first (wrong ones are counted, as at
+    checkout)."""
+    data = json_body()
+    sm = service.till(current_user, data.get("supermarket_id"))
+    hh, _card = at_counter(current_user, sm, household_id=data.get("household_id"))
+    pin = data.get("passbook_pin")
+    if pin not in (None, ""):
+        if not isinstance(pin, str) or not pin.strip().isdigit() or len(pin.strip()) != service.PIN_DIGITS:
+            raise ValidationError({"passbook_pin": [_("The PIN is 6 digits.")]})
+        service.check_pin(hh, pin.strip())
+    return _household_body(hh, None)
 
 
 @bp.get("/api/product")
@@ -177,6 +234,7 @@ def _stock_body(sm, product_ids) -> dict[str, int]:
 
 
 @bp.post("/api/checkouts")
+@pin_limits
 @late_write_lock
 @json_view
 @idempotent

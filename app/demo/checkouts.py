@@ -19,6 +19,8 @@ from app.services.clock import local_today, local_zone
 from app.services.ledger import writer
 
 CHUNK = 5000
+# Why the few households served without a card had none with them.
+NO_CARD_DEMO = ["lost", "elder", "at_home", "at_home", "孩子带去学校了"]
 
 
 def _market_of_village() -> dict[int, int]:
@@ -142,7 +144,9 @@ def add_checkout_history(*, months: int, rng: random.Random, share: float = 0.6,
         by = volunteers.get(sm, admin)
         card = cards.get(hid) if rng.random() < 0.92 else None
         checkout_rows.append({"id": checkout_id, "supermarket_id": sm, "household_id": hid,
-                              "card_id": card, "total_points": total,
+                              "card_id": card, "card_used": card is not None,
+                              "no_card_reason": None if card else NO_CARD_DEMO[checkout_id % len(NO_CARD_DEMO)],
+                              "total_points": total,
                               "balance_after": held - balances_spent[hid], "entry_id": entry_id,
                               "created_at": at, "created_by_id": by})
         for pid, parts in got.items():

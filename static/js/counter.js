@@ -209,6 +209,14 @@
       setText("hh-village", household.village);
       setText("hh-code", household.code);
       setText("hh-card", household.card || "");
+      var noCard = !!(buyer && buyer.household_id);
+      document.getElementById("hh-card-box").hidden = noCard;
+      var pill = document.getElementById("hh-nocard");
+      pill.hidden = !noCard;
+      if (noCard) {
+        pill.textContent = buyer.no_card_reason ?
+          fill(msg.noCardWhy, {reason: reasonText(buyer.no_card_reason)}) : msg.noCard;
+      }
       setText("hh-balance", String(household.balance));
       document.getElementById("hh-limit-box").hidden = limitLeft === null || limitLeft === undefined;
       setText("hh-limit", String(limitLeft));
@@ -301,22 +309,169 @@
         say(problemText(r.body), "error");
         return;
       }
-      var found = r.body.household;
-      var another = household && household.id !== found.id;
-      if (!household || another) {
-        if (another && cart.length) { say(msg.newHousehold, "error"); }
-        newCart();
-      }
-      household = found;
-      household.card = r.body.card ? r.body.card.number : "";
-      buyer = ref;
-      limitLeft = r.body.limit_left;
-      render();
-      if (!another || !cart.length) {
-        say(fill(msg.selected, {name: found.head_name, balance: found.balance}), "ok");
-      }
+      takeHousehold(r.body, ref);
     });
   }
+
+  // The household at the counter now, by its card ({payload} or {number}) or,
+  // without one, {household_id, no_card_reason, passbook_pin}.
+  function takeHousehold(body, ref) {
+    var found = body.household;
+    var another = household && household.id !== found.id;
+    if (!household || another) {
+      if (another && cart.length) { say(msg.newHousehold, "error"); }
+      newCart();
+    }
+    household = found;
+    household.card = body.card ? body.card.number : "";
+    buyer = ref;
+    limitLeft = body.limit_left;
+    render();
+    if (!another || !cart.length) {
+      say(fill(msg.selected, {name: found.head_name, balance: found.balance}), "ok");
+    }
+  }
+
+  function reasonText(code) {
+    return (msg.reasons && msg.reasons[code]) || code;
+  }
+
+  // -- a household without its card: search, pick, PIN or a reason ---------------------
+
+  var noCardBox = document.getElementById("nocard");
+  var noCardQ = document.getElementById("nocard-q");
+  var noCardResults = document.getElementById("nocard-results");
+  var noCardPick = document.getElementById("nocard-pick");
+  var pinForm = document.getElementById("nc-pin-form");
+  var pinInput = document.getElementById("nc-pin");
+  var reasonForm = document.getElementById("nc-reason-form");
+  var otherInput = document.getElementById("nc-other");
+  var noCardError = document.getElementById("nc-error");
+  var reasonLegend = document.getElementById("nc-reason-legend");
+  var legendText = reasonLegend.textContent;
+  var picked = null;
+
+  function openNoCard(q) {
+    hideReceipt();
+    noCardBox.hidden = false;
+    if (q !== undefined) { noCardQ.value = q; }
+    noCardPick.hidden = true;
+    noCardError.textContent = "";
+    noCardQ.focus();
+  }
+
+  function closeNoCard() {
+    noCardBox.hidden = true;
+    noCardResults.textContent = "";
+    noCardPick.hidden = true;
+    picked = null;
+    pinInput.value = "";
+    focusScan();
+  }
+
+  function showResults(items) {
+    noCardResults.textContent = "";
+    items.forEach(function (item) {
+      var li = el("li", {"class": "nocard-item"});
+      var who = el("span", {"class": "nocard-who"});
+      who.appendChild(el("b", {}, item.head_name));
+      who.appendChild(el("span", {"class": "muted"}, " " + item.village + " · " + item.code));
+      li.appendChild(who);
+      var button = el("button", {type: "button", "class": "small", "data-pick": String(item.id)}, msg.pick);
+      button.addEventListener("click", function () { showPick(item); });
+      li.appendChild(button);
+      noCardResults.appendChild(li);
+    });
+  }
+
+  function showPick(item) {
+    picked = item;
+    noCardResults.textContent = "";
+    setText("nc-name", item.head_name);
+    setText("nc-village", item.village);
+    setText("nc-code", item.code);
+    noCardPick.hidden = false;
+    noCardError.textContent = "";
+    pinInput.value = "";
+    reasonForm.reset();
+    otherInput.hidden = true;
+    pinForm.hidden = !item.has_pin;
+    reasonLegend.textContent = item.has_pin ? msg.pinLegend : legendText;
+    if (item.has_pin) { pinInput.focus(); }
+  }
+
+  function search(body, shown) {
+    noCardError.textContent = "";
+    body.supermarket_id = data.supermarket_id;
+    return api("POST", urls.households, body).then(function (r) {
+      if (!r.ok) { noCardError.textContent = problemText(r.body); return; }
+      var items = r.body.items || [];
+      if (items.length === 1 && body.code) { showPick(items[0]); return; }
+      showResults(items);
+      noCardPick.hidden = true;
+      say(items.length ? fill(msg.searchFound, {n: items.length}) :
+        (body.code ? fill(msg.codeNone, {code: shown}) : fill(msg.searchNone, {q: shown})),
+          items.length ? "ok" : "error");
+      if (!items.length) { noCardError.textContent = status.textContent; }
+    });
+  }
+
+  function findByCode(code) {
+    openNoCard(code);
+    return search({code: code}, code);
+  }
+
+  function findByName(q) {
+    openNoCard(q);
+    return search({q: q}, q);
+  }
+
+  document.getElementById("nocard-open").addEventListener("click", function () { openNoCard(); });
+  document.getElementById("nocard-close").addEventListener("click", closeNoCard);
+  document.getElementById("nocard-search").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var q = noCardQ.value.trim();
+    if (!q) { noCardError.textContent = msg.searchType; noCardQ.focus(); return; }
+    search({q: q}, q);
+  });
+
+  reasonForm.addEventListener("change", function () {
+    var checked = reasonForm.querySelector("input[name=reason]:checked");
+    otherInput.hidden = !(checked && checked.value === "other");
+    if (!otherInput.hidden) { otherInput.focus(); }
+  });
+
+  function serve(ref) {
+    var body = {supermarket_id: data.supermarket_id, household_id: picked.id};
+    if (ref.passbook_pin) { body.passbook_pin = ref.passbook_pin; }
+    noCardError.textContent = "";
+    return api("POST", urls.household, body).then(function (r) {
+      if (!r.ok) {
+        noCardError.textContent = problemText(r.body);
+        if (ref.passbook_pin) { pinInput.value = ""; pinInput.focus(); }
+        return;
+      }
+      ref.household_id = picked.id;
+      closeNoCard();
+      takeHousehold(r.body, ref);
+    }, function () { noCardError.textContent = msg.network; });
+  }
+
+  pinForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var pin = pinInput.value.trim();
+    if (!/^\d{6}$/.test(pin)) { noCardError.textContent = msg.pinNeeded; pinInput.focus(); return; }
+    serve({passbook_pin: pin, no_card_reason: "pin"});
+  });
+
+  reasonForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var checked = reasonForm.querySelector("input[name=reason]:checked");
+    var reason = checked ? checked.value : "";
+    if (reason === "other") { reason = otherInput.value.trim(); }
+    if (!reason) { noCardError.textContent = msg.reasonPick; return; }
+    serve({no_card_reason: reason});
+  });
 
   function addProduct(p, n) {
     n = n || 1;
@@ -359,6 +514,13 @@
   function handle(text) {
     var code = String(text || "").replace(/[\s-]+/g, "");
     if (!code) { return; }
+    var typed = String(text).trim();
+    // A household code (12345678, or 1234-56789 past the ninth-thousandth): a
+    // household that forgot its card; so is a name. Both go in a POST body.
+    if (/^\d{4}-\d{4,}$/.test(typed) || (!household && /^\d{8}$/.test(code))) {
+      return findByCode(typed);
+    }
+    if (/[^\d\s-]/.test(typed) && typed.length <= 30) { return findByName(typed); }
     if (/^81\d{39}$/.test(code)) { return selectHousehold({payload: code}); }
     if (/^\d{10}$/.test(code)) { return selectHousehold({number: code}); }
     if (/^\d{13}$/.test(code)) { return scanProduct(code); }
@@ -466,7 +628,11 @@
     var body = {supermarket_id: data.supermarket_id, lines: cart.map(function (line) {
       return {product_id: line.product_id, quantity: line.quantity};
     })};
-    if (buyer.payload) { body.card_payload = buyer.payload; } else { body.card_number = buyer.number; }
+    if (buyer.household_id) {
+      body.household_id = buyer.household_id;
+      if (buyer.no_card_reason) { body.no_card_reason = buyer.no_card_reason; }
+      if (buyer.passbook_pin) { body.passbook_pin = buyer.passbook_pin; }
+    } else if (buyer.payload) { body.card_payload = buyer.payload; } else { body.card_number = buyer.number; }
     api("POST", urls.checkout, body, {"Idempotency-Key": cartKey}).then(function (r) {
       busy = false;
       if (!r.ok) {

@@ -251,3 +251,105 @@ def test_read_checkout_scope(client, world, shop):
     assert client.get(f"/api/v1/checkouts/{cid}", headers=world.headers("volunteer_west")).status_code == 404
     listing = client.get(f"/api/v1/checkouts?supermarket_id={world.sm_east.id}", headers=world.headers("volunteer"))
     assert [c["id"] for c in listing.get_json()["items"]] == [cid]
+
+
+# -- a household that forgot its card ------------------------------------------------
+
+def set_pin(world, key, pin="482915"):
+    from app.services.points.passbook import set_passbook_pin
+    set_passbook_pin(world.users["admin"], world.households[key].id, pin)
+    db.session.commit()
+    return pin
+
+
+def test_checkout_without_card_is_recorded_so(client, world, shop):
+    """By household_id: card_used false and the reason kept; by card: card_used true."""
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("香皂", 1), no_card_reason="lost"))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["card_used"] is False and body["no_card_reason"] == "lost"
+    again = client.get(f"/api/v1/checkouts/{body['id']}", headers=world.headers("volunteer")).get_json()
+    assert again["card_used"] is False and again["no_card_reason"] == "lost"
+    plain = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                        json=cart(world, shop, ("香皂", 1)))
+    assert plain.status_code == 201 and plain.get_json()["card_used"] is False
+    assert plain.get_json()["no_card_reason"] is None
+    payload = card_for(world, "v1a")
+    by_card = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                          json=cart(world, shop, ("香皂", 1), card_payload=payload))
+    assert by_card.status_code == 201 and by_card.get_json()["card_used"] is True
+    db.session.expire_all()
+    rows = db.session.execute(select(Checkout.card_used, Checkout.no_card_reason).order_by(Checkout.id)).all()
+    assert rows == [(False, "lost"), (False, None), (True, None)]
+
+
+def test_checkout_with_the_passbook_pin(client, world, shop):
+    """The household's passbook PIN, right: recorded as 'pin'; wrong, or on a household without
+    one: 422 on passbook_pin, nothing written."""
+    pin = set_pin(world, "v1a")
+    headers = world.headers("volunteer")
+    before = counts()
+    wrong = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 1), passbook_pin="111222"))
+    assert wrong.status_code == 422 and "passbook_pin" in wrong.get_json()["errors"]
+    assert counts() == before
+    give_points(world, world.households["v1b"], 50)
+    none = client.post("/api/v1/checkouts", headers=headers,
+                       json=cart(world, shop, ("香皂", 1), household="v1b", passbook_pin=pin))
+    assert none.status_code == 422 and "passbook_pin" in none.get_json()["errors"]
+    ok = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 1), passbook_pin=pin))
+    assert ok.status_code == 201, ok.get_json()
+    assert ok.get_json()["card_used"] is False and ok.get_json()["no_card_reason"] == "pin"
+
+
+@pytest.mark.parametrize("extra, field", [
+    ({"no_card_reason": "pin"}, "passbook_pin"),          # 'pin' claimed, no PIN given
+    ({"passbook_pin": "12ab56"}, "passbook_pin"),
+    ({"no_card_reason": 5}, "no_card_reason"),
+    ({"no_card_reason": "x" * 201}, "no_card_reason"),
+])
+def test_bad_no_card_fields_are_validation_errors(client, world, shop, extra, field):
+    before = counts()
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("香皂", 1), **extra))
+    assert r.status_code == 422 and r.get_json()["type"] == "validation-error"
+    assert field in r.get_json()["errors"]
+    assert counts() == before
+
+
+def test_no_card_reason_with_a_card_is_refused(client, world, shop):
+    payload = card_for(world, "v1a")
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("香皂", 1), card_payload=payload, no_card_reason="lost"))
+    assert r.status_code == 422 and "no_card_reason" in r.get_json()["errors"]
+
+
+def test_wrong_pins_are_throttled_per_household(client, world, shop):
+    """Five wrong PINs for a household: the sixth try is 429 even with the right PIN; a
+    checkout with a reason instead still works, and so do other households."""
+    pin = set_pin(world, "v1a")
+    headers = world.headers("volunteer")
+    for _i in range(5):
+        r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 1), passbook_pin="935172"))
+        assert r.status_code == 422
+    locked = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("香皂", 1), passbook_pin=pin))
+    assert locked.status_code == 429 and locked.get_json()["type"] == "rate-limited"
+    reason = client.post("/api/v1/checkouts", headers=headers,
+                         json=cart(world, shop, ("香皂", 1), no_card_reason="at_home"))
+    assert reason.status_code == 201
+    set_pin(world, "v1b", pin)
+    give_points(world, world.households["v1b"], 50)
+    other = client.post("/api/v1/checkouts", headers=headers,
+                        json=cart(world, shop, ("香皂", 1), household="v1b", passbook_pin=pin))
+    assert other.status_code == 201
+
+
+def test_refusal_order_without_a_card(client, world, shop):
+    """validation-error before 404 (a household not served here), 404 before a PIN check."""
+    west = world.households["v3a"].id
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, household="v3a"))
+    assert r.status_code == 422  # empty cart first
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("香皂", 1), household_id=west, passbook_pin="111222"))
+    assert r.status_code == 404

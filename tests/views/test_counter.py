@@ -389,3 +389,103 @@ def test_csrf_header_is_required_on_posts(make_app, world, shop):
     assert r.status_code == 201, r.get_json()
     db.session.rollback()
     assert written()[0] == before[0] + 1
+
+
+# -- a household that forgot its card -----------------------------------------------
+
+SEARCH = "/counter/api/households"
+PICK = "/counter/api/household"
+
+
+def test_search_households_served_here_by_name_or_code(volunteer, world, shop):
+    """Names and codes go in the POST body; only the households this supermarket serves come back."""
+    sm = world.sm_east.id
+    r = volunteer.post(SEARCH, json={"supermarket_id": sm, "q": "杜玉"})
+    assert r.status_code == 200
+    assert [i["id"] for i in r.get_json()["items"]] == [world.households["v1a"].id]
+    assert r.get_json()["items"][0]["village"] == "东坪村"
+    assert volunteer.post(SEARCH, json={"supermarket_id": sm, "q": "李堃"}).get_json()["items"] == []
+    code = world.households["v2a"].code
+    by_code = volunteer.post(SEARCH, json={"supermarket_id": sm, "code": code}).get_json()["items"]
+    assert [i["head_name"] for i in by_code] == ["钟秀英"]
+    west = world.households["v3a"].code
+    assert volunteer.post(SEARCH, json={"supermarket_id": sm, "code": west}).get_json()["items"] == []
+    empty = volunteer.post(SEARCH, json={"supermarket_id": sm, "q": "  "})
+    assert empty.status_code == 422 and empty.get_json()["errors"]["q"]
+    assert volunteer.post(SEARCH, json={"supermarket_id": world.sm_west.id, "q": "李"}).status_code == 404
+
+
+def test_pick_without_card_pin_or_reason_then_confirm(volunteer, world, shop):
+    """Picked from the search: the PIN is checked (wrong: a message on the PIN); the checkout
+    records no card and why, and the receipt, the day's list and its export say so."""
+    from app.services.points.passbook import set_passbook_pin
+    hh = world.households["v1a"]
+    set_passbook_pin(world.users["admin"], hh.id, "482915")
+    db.session.commit()
+    sm = world.sm_east.id
+    r = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id})
+    assert r.status_code == 200 and r.get_json()["has_pin"] is True and r.get_json()["card"] is None
+    bad = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id, "passbook_pin": "111222"})
+    assert bad.status_code == 422 and bad.get_json()["errors"]["passbook_pin"] == ["PIN 不对。"]
+    good = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id, "passbook_pin": "482915"})
+    assert good.status_code == 200 and good.get_json()["household"]["balance"] == 100
+    r = volunteer.post(CONFIRM, json=cart(world, shop, ("香皂", 1), household_id=hh.id,
+                                          no_card_reason="pin", passbook_pin="482915"),
+                       headers={"Idempotency-Key": "counter-nocard-1"})
+    assert r.status_code == 201, r.get_json()
+    assert "未用卡：已核对存折 PIN" in r.get_json()["receipt_html"]
+    r = volunteer.post(CONFIRM, json=cart(world, shop, ("香皂", 1), household_id=hh.id,
+                                          no_card_reason="孩子把卡带去学校了"),
+                       headers={"Idempotency-Key": "counter-nocard-2"})
+    assert r.status_code == 201
+    assert "未用卡：孩子把卡带去学校了" in r.get_json()["receipt_html"]
+    page = volunteer.get("/counter/checkouts").get_data(as_text=True)
+    assert "未用卡：已核对存折 PIN" in page and "未用卡：孩子把卡带去学校了" in page
+    csv = volunteer.get("/counter/checkouts?format=csv").get_data(as_text=True)
+    assert "未用卡：已核对存折 PIN" in csv
+    db.session.rollback()
+    assert db.session.scalars(select(Checkout.no_card_reason).order_by(Checkout.id)).all() == [
+        "pin", "孩子把卡带去学校了"]
+
+
+def test_pick_wrong_pins_are_throttled(volunteer, world, shop):
+    from app.services.points.passbook import set_passbook_pin
+    hh = world.households["v1a"]
+    set_passbook_pin(world.users["admin"], hh.id, "482915")
+    db.session.commit()
+    body = {"supermarket_id": world.sm_east.id, "household_id": hh.id}
+    for _i in range(5):
+        assert volunteer.post(PICK, json={**body, "passbook_pin": "111222"}).status_code == 422
+    r = volunteer.post(PICK, json={**body, "passbook_pin": "482915"})
+    assert r.status_code == 429 and r.content_type == "application/problem+json"
+    assert volunteer.post(PICK, json=body).status_code == 200  # a reason instead still works
+
+
+def test_pick_household_not_served_here_is_404(volunteer, world, shop):
+    r = volunteer.post(PICK, json={"supermarket_id": world.sm_east.id,
+                                   "household_id": world.households["v3a"].id})
+    assert r.status_code == 404
+
+
+def test_card_from_elsewhere_names_its_township(volunteer, client, world, shop):
+    """A card of a household the west supermarket serves, at the east till: the page names the
+    township and the supermarket to go to; the API still answers a bare 404."""
+    west = card_for(world, "v3a")
+    r = volunteer.post(RESOLVE, json={"supermarket_id": world.sm_east.id, "payload": west})
+    assert r.status_code == 404
+    detail = r.get_json()["detail"]
+    assert "西坡乡" in detail and "西坡乡爱心超市" in detail
+    assert "李堃" not in detail
+    unknown = volunteer.post(RESOLVE, json={"supermarket_id": world.sm_east.id, "payload": "81" + "7" * 39})
+    assert "西坡乡" not in unknown.get_json()["detail"]
+    api = client.post("/api/v1/cards/resolve", json={"payload": west}, headers=world.headers("volunteer"))
+    assert api.status_code == 404 and "西坡乡" not in api.get_data(as_text=True)
+    api = client.post("/api/v1/checkouts", headers=world.headers("volunteer"), json=cart(
+        world, shop, ("香皂", 1), card_payload=west))
+    assert api.status_code == 404 and "西坡乡" not in api.get_data(as_text=True)
+
+
+def test_till_offers_the_no_card_search(volunteer, world, shop):
+    html = volunteer.get("/counter/").get_data(as_text=True)
+    assert 'id="nocard-open"' in html and 'id="nocard-q"' in html
+    assert "卡丢了" in html

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from pydantic import ConfigDict, Field
 
 from app.api.fields import (QUERY_ID_MAX, REQUIRED, WHOLE_NOTE, WHOLE_ONLY, Anything, Check,
-                            Id, Text, refused_when)
+                            Id, OptionalText, Text, refused_when)
 from app.api.schemas.common import Moment, list_of
 from app.api.spec import Body, Schema
 from app.services.checkout import checkouts
@@ -34,6 +34,13 @@ class CheckoutIn(Schema):
     card_payload: Anything({"type": "string"}) = None
     card_number: Anything({"type": "string"}) = None
     household_id: Anything({"type": "integer", "minimum": 1}) = None
+    no_card_reason: Annotated[OptionalText(checkouts.NO_CARD_REASON_MAX), Field(description=(
+        "Only with `household_id`: why the card is not here; `lost`, `elder` (an elder came "
+        "without it), `at_home`, or any other text. Recorded on the checkout."))] = None
+    passbook_pin: Annotated[Anything({"type": "string", "pattern": "^[0-9]{6}$"}), Field(description=(
+        "Only with `household_id`: the household's 6-digit passbook PIN, checked (a wrong one "
+        "is 422 with `errors.passbook_pin`; repeated failures are 429); the checkout is then "
+        "recorded with the reason `pin`."))] = None
     lines: Annotated[list[CartLine], Field(min_length=1, max_length=checkouts.MAX_LINES),
                      refused_when("a line names an unknown or retired product"),
                      Check(lambda errors, data, field: checkouts.cart_lines(errors, data))]
@@ -59,6 +66,8 @@ class CheckoutOut(Body):
     supermarket_id: int
     total_points: int
     balance_after: int
+    card_used: bool = Field(description="False for a checkout made by `household_id`, without a card.")
+    no_card_reason: str | None = Field(description="Why no card was used, when given.")
     created_at: Moment
     voided_at: Moment | None
     lines: list[CheckoutLineOut]

@@ -16,16 +16,19 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
+from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.models import Checkout, CheckoutLine, Household, Product, Supermarket, User, utcnow
 from app.services import audit
 from app.services.checkout.cards import at_counter
 from app.services.clock import local_midnight, local_today
-from app.services.errors import Conflict, Errors, InsufficientPoints, LimitExceeded, NotFound
+from app.services.errors import (Conflict, Errors, InsufficientPoints, LimitExceeded, NotFound,
+                                 ValidationError)
 from app.services.goods.lots import record_movements, return_for_void, take_many
 from app.services.ledger import writer
 from app.services.people import policy
+from app.services.people.regions import require_open
 from app.services.people.scope import get_supermarket
 from app.services.validate import as_id, text
 
@@ -34,6 +37,75 @@ _checkout_lines = CheckoutLine.__table__
 MAX_LINES = 100
 MAX_QUANTITY = 999
 REASON_MAX = 500
+NO_CARD_REASON_MAX = 200
+PIN_DIGITS = 6
+
+# Why a household was served without its card (the counter offers these; the
+# API also takes any other text). "pin" is recorded only when the household's
+# passbook PIN was given and right.
+NO_CARD_REASONS = {
+    "pin": _l("Passbook PIN given"),
+    "lost": _l("Card lost"),
+    "elder": _l("An elder came without the card"),
+    "at_home": _l("Card left at home"),
+}
+
+
+def no_card_text(checkout) -> str:
+    """How a checkout's buyer was recognised, for receipts and lists: '' with a card."""
+    if checkout.card_used:
+        return ""
+    reason = checkout.no_card_reason
+    if not reason:
+        return str(_l("No card"))
+    return str(_l("No card: %(reason)s", reason=NO_CARD_REASONS.get(reason, reason)))
+
+
+def _no_card_fields(errors: Errors, data: dict) -> tuple[str | None, str | None]:
+    """The reason and the PIN of a checkout by household id, checked for shape."""
+    by_household = (data.get("household_id") not in (None, "")
+                    and all(data.get(k) in (None, "") for k in ("card_payload", "card_number")))
+    reason = data.get("no_card_reason")
+    pin = data.get("passbook_pin")
+    if reason is not None:
+        if not isinstance(reason, str):
+            errors.add("no_card_reason", _l("Say why the card is not here."))
+            reason = None
+        elif not reason.strip():
+            reason = None
+        elif len(reason.strip()) > NO_CARD_REASON_MAX:
+            errors.add("no_card_reason", _l("At most %(n)d characters.", n=NO_CARD_REASON_MAX))
+            reason = None
+        else:
+            reason = reason.strip()
+    if isinstance(pin, str) and not pin.strip():
+        pin = None
+    if pin is not None and (not isinstance(pin, str) or not pin.strip().isdigit()
+                            or len(pin.strip()) != PIN_DIGITS):
+        errors.add("passbook_pin", _l("The PIN is 6 digits."))
+        pin = None
+    if not by_household:
+        if reason is not None:
+            errors.add("no_card_reason", _l("Only a checkout without a card has a reason for it."))
+        if pin is not None:
+            errors.add("passbook_pin", _l("Only a checkout without a card takes the passbook PIN."))
+        return None, None
+    if reason == "pin" and pin is None:
+        errors.add("passbook_pin", _l("Type the household's passbook PIN."))
+    return reason, (pin.strip() if pin else None)
+
+
+def pin_matches(household: Household, pin: str) -> bool:
+    stored = household.passbook_pin_hash
+    return stored is not None and check_password_hash(stored, pin)
+
+
+def check_pin(household: Household, pin: str) -> None:
+    """The household's passbook PIN, typed at the counter: right, or ValidationError."""
+    if household.passbook_pin_hash is None:
+        raise ValidationError({"passbook_pin": [_l("This household has no passbook PIN: pick a reason instead.")]})
+    if not pin_matches(household, pin):
+        raise ValidationError({"passbook_pin": [_l("Wrong PIN.")]})
 
 
 def cart_lines(errors: Errors, data: dict) -> dict[int, int]:
@@ -107,14 +179,19 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
         errors.add("supermarket_id", _l("This field is required."))
     if not any(data.get(k) not in (None, "") for k in ("card_payload", "card_number", "household_id")):
         errors.add("card_payload", _l("Scan a card or type its number."))
+    reason, pin = _no_card_fields(errors, data)
     wanted = cart_lines(errors, data)
     products = _products(errors, wanted)
     errors.raise_if_any()
 
     sm = till(actor, sm_id)  # volunteers: only their own supermarkets
+    require_open(sm)  # a retired supermarket takes no checkouts (409)
     household, card = at_counter(actor, sm, payload=data.get("card_payload"),
                                  number=data.get("card_number"),
                                  household_id=data.get("household_id"))
+    if pin is not None:
+        check_pin(household, pin)
+        reason = "pin"
 
     total = sum(products[pid].points_price * qty for pid, qty in wanted.items())
     conn = db.session.connection()
@@ -139,8 +216,10 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     db.session.expire(household, ["balance", "updated_at"])
 
     card_id = card.id if card else None
+    no_card_reason = None if card else reason
     checkout_id = conn.execute(_INSERT_CHECKOUT, {
         "supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
+        "card_used": card is not None, "no_card_reason": no_card_reason,
         "total_points": total, "balance_after": balance, "created_at": now,
         "created_by_id": actor.id}).scalar_one()
     entry_id = writer.record_redemption(conn, household_id=household.id, checkout_id=checkout_id,
@@ -153,11 +232,12 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     record_movements(taken, kind="redemption", actor=actor, household_id=household.id,
                      village_id=household.village_id, checkout_id=checkout_id)
     audit.record_ref(actor, "checkout.create", "checkouts", checkout_id,
-                     household_id=household.id, total=total)
+                     household_id=household.id, total=total, card_used=card is not None)
 
     # The answer, as the ORM would load it, without reading it back.
     checkout = Checkout(id=checkout_id, supermarket_id=sm.id, household_id=household.id,
-                        card_id=card_id, total_points=total, balance_after=balance,
+                        card_id=card_id, card_used=card is not None,
+                        no_card_reason=no_card_reason, total_points=total, balance_after=balance,
                         entry_id=entry_id, created_at=now, created_by_id=actor.id,
                         voided_at=None, voided_by_id=None, void_reason=None,
                         supermarket=sm, household=household)
