@@ -95,6 +95,30 @@ def card_image(household_id: int):
     return Response(card_png(card), mimetype="image/png", headers={"Cache-Control": "no-store"})
 
 
+@bp.route("/cards", methods=["GET", "POST"])
+def village_cards():
+    """A village's cards: how many households hold one, issue one to every
+    household without one (or reissue them all, after a confirmation), then
+    print the A4 sheet."""
+    village_id = request.values.get("village_id", type=int)
+    if request.method == "POST":
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        reissue = request.form.get("reissue") == "all"
+        result = cards.issue_village_cards(current_user, village_id, reissue=reissue)
+        if reissue:
+            flash(_("%(n)d new cards issued; the %(old)d earlier cards no longer work.",
+                    n=result["issued"], old=result["revoked"]), "success")
+        elif result["issued"]:
+            flash(_("%(n)d cards issued. Print the sheet below.", n=result["issued"]), "success")
+        else:
+            flash(_("Every household of this village already has a card: none issued."), "info")
+        return redirect(url_for("households.village_cards", village_id=village_id))
+    counts = cards.village_card_counts(current_user, village_id)
+    return render_template("households/cards.html", **counts, form=FlaskForm(),
+                           can_issue=policy.can(current_user, "cards.issue"))
+
+
 @bp.get("/cards.pdf")
 def card_sheet():
     village, village_cards_ = cards.village_cards(current_user, request.args.get("village_id"))

@@ -44,3 +44,44 @@ def test_village_sheet_pdf_from_list(client, world):
     r = client.get(f"/households/cards.pdf?village_id={world.v1.id}")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
     assert client.get(f"/households/cards.pdf?village_id={world.v3.id}").status_code == 404
+
+
+def test_village_card_page_issues_every_missing_card_then_prints_them(client, world):
+    """The village's card page: issue cards for every household without one, then the sheet prints them all."""
+    login(client, "staff")
+    listing = client.get(f"/households/?village_id={world.v1.id}").get_data(as_text=True)
+    assert f"/households/cards?village_id={world.v1.id}" in listing
+    page = client.get(f"/households/cards?village_id={world.v1.id}").get_data(as_text=True)
+    assert 'id="cards-without">2<' in page and 'id="reissue-all"' not in page
+    r = client.post("/households/cards", data={"village_id": world.v1.id}, follow_redirects=True)
+    assert r.status_code == 200
+    page = r.get_data(as_text=True)
+    assert "已发 2 张卡" in page
+    assert 'id="cards-with">2<' in page and 'id="cards-without">0<' in page
+    assert 'id="reissue-all"' in page and "data-confirm=" in page.split('id="reissue-all"')[1].split(">")[0]
+    statuses = db.session.scalars(select(Card.status)).all()
+    assert statuses == ["active", "active"]
+    again = client.post("/households/cards", data={"village_id": world.v1.id}, follow_redirects=True)
+    assert "已经都有卡" in again.get_data(as_text=True)
+    assert len(db.session.scalars(select(Card)).all()) == 2
+    r = client.post("/households/cards", data={"village_id": world.v1.id, "reissue": "all"},
+                    follow_redirects=True)
+    assert r.status_code == 200
+    db.session.expire_all()
+    assert sorted(db.session.scalars(select(Card.status)).all()) == ["active", "active", "revoked", "revoked"]
+    pdf = client.get(f"/households/cards.pdf?village_id={world.v1.id}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_village_card_page_roles_and_scope(client, world):
+    """A cadre sees the page without the buttons and cannot issue; staff of another village get 404;
+    a POST without the CSRF token writes nothing."""
+    login(client, "cadre")
+    page = client.get(f"/households/cards?village_id={world.v1.id}").get_data(as_text=True)
+    assert 'id="issue-missing"' not in page
+    assert client.post("/households/cards", data={"village_id": world.v1.id}).status_code == 403
+    client.post("/logout")
+    login(client, "staff_west")
+    assert client.get(f"/households/cards?village_id={world.v1.id}").status_code == 404
+    assert client.post("/households/cards", data={"village_id": world.v1.id}).status_code == 404
+    assert db.session.scalars(select(Card)).all() == []
