@@ -8,3 +8,12 @@ ENTRY_KINDS = {"award": _l("Award"), "deduction": _l("Deduction"), "redemption":
 # An entry still pending is shown more precisely on the pages (on notice, awaiting approval).
 ENTRY_STATUSES = {"posted": _l("Counted"), "pending": _l("Pending"),
                   "disputed": _l("Objection raised"), "cancelled": _l("Cancelled")}
+# A cancelled entry its author (or a cadre) took back as a mistake: said as such, not "cancelled".
+WITHDRAWN = _l("Withdrawn")
+
+
+def entry_status(e) -> str:
+    """What an entry's status is called, a withdrawal named as one."""
+    if e.status == "cancelled" and getattr(e, "withdrawn", False):
+        return WITHDRAWN
+    return ENTRY_STATUSES.get(e.status, e.status)

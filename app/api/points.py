@@ -1,11 +1,12 @@
-"""Points: the rule catalogue, awards, objections, approvals, reversals, the
+"""Points: the rule catalogue, awards, objections, withdrawals, approvals, reversals, the
 household ledger and evidence photos."""
 from flask import Response, g, request
 
 from app.api import bp, serializers
 from app.api.common import json_body, paginated, pagination
-from app.api.schemas.points import (AwardForm, AwardIn, EntryList, EntryOut, EntryPage,
-                                    LedgerQuery, ReasonIn, RuleIn, RuleList, RuleOut)
+from app.api.schemas.points import (AwardForm, AwardIn, DecisionIn, EntryList, EntryOut,
+                                    EntryPage, LedgerQuery, ObjectionIn, ReasonIn, RuleIn,
+                                    RuleList, RuleOut)
 from app.api.spec import PROBLEMS, endpoint
 from app.services.points import evidence
 from app.services.points import awards as points
@@ -79,18 +80,34 @@ def _entry_body(entry) -> dict:
 
 
 @bp.post("/entries/<int:entry_id>/objection")
-@endpoint("points.object", tag="points", json=ReasonIn, body=EntryOut, idempotent=True,
+@endpoint("points.object", tag="points", json=ObjectionIn, body=EntryOut, idempotent=True,
           problems=ON_NOTICE)
 def object_to_entry(entry_id: int):
-    """Object to an entry on public notice: it is disputed until a cadre decides."""
+    """Object to an entry on public notice: it is disputed until a cadre decides.
+    `objector` (who raised it) is kept apart from the reason and never shown in public."""
     return _entry_body(entries.raise_objection(g.user, entry_id, json_body()))
 
 
+@bp.post("/entries/<int:entry_id>/withdraw")
+@endpoint("points.withdraw", tag="points", json=ReasonIn, body=EntryOut, idempotent=True,
+          problems={404: PROBLEMS[404],
+                    409: "conflict: the entry has posted (a cadre reverses it instead) or is "
+                         "already cancelled, or is not an award or deduction.",
+                    403: "forbidden: the role may not withdraw, or staff who did not make "
+                         "the entry."})
+def withdraw_entry(entry_id: int):
+    """Take back a mistaken award or deduction still on notice or disputed (its author,
+    or a cadre): cancelled, `withdrawn: true`, never counts, not a rejection."""
+    return _entry_body(entries.withdraw_entry(g.user, entry_id, json_body()))
+
+
 @bp.post("/entries/<int:entry_id>/approve")
-@endpoint("points.decide", tag="points", body=EntryOut, idempotent=True, problems=DECIDING)
+@endpoint("points.decide", tag="points", json=DecisionIn, body=EntryOut, idempotent=True,
+          problems=DECIDING)
 def approve_entry(entry_id: int):
-    """Uphold a disputed entry, or approve an award above the approval threshold."""
-    return _entry_body(entries.approve_entry(g.user, entry_id))
+    """Uphold a disputed entry, or approve an award above the approval threshold
+    (with an optional reason)."""
+    return _entry_body(entries.approve_entry(g.user, entry_id, json_body()))
 
 
 @bp.post("/entries/<int:entry_id>/reject")

@@ -63,6 +63,7 @@ def entry(e, reversed_by: int | None = None) -> dict:
         "created_by": e.created_by_id, "reversal_of": e.reversal_of, "reversed_by": reversed_by,
         "notice_ends_at": _iso(e.notice_ends_at), "posted_at": _iso(e.posted_at),
         "needs_approval": e.needs_approval, "approved_at": _iso(e.approved_at),
-        "objection_reason": e.objection_reason, "decision_reason": e.decision_reason,
+        "objection_reason": e.objection_reason, "objector": e.objector,
+        "decision_reason": e.decision_reason, "withdrawn": bool(e.withdrawn),
         "evidence_id": e.evidence_id, "checkout_id": e.checkout_id,
     }

@@ -36,8 +36,10 @@ class RuleImportForm(FlaskForm):
 
 
 class ReasonForm(FlaskForm):
-    """Objection, rejection, reversal: one reason, and the page to go back to."""
+    """Objection, decision, withdrawal, reversal: a reason, who objected (an
+    objection only), and the page to go back to."""
     reason = StringField(_l("Reason"))
+    objector = StringField(_l("Who objected (optional, not shown in public)"))
     next = HiddenField()
 
 

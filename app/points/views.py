@@ -291,7 +291,7 @@ def review_page():
                            village_id=village_id, now=utcnow())
 
 
-def _entry_action(entry_id: int, permission: str, act, *, reason: bool = True):
+def _entry_action(entry_id: int, permission: str, act, *, objector: bool = False):
     """Run an act on an entry from a small form; a refusal of the entry's state
     comes back as a flash (a role that may not act at all: 403)."""
     policy.require(current_user, permission)
@@ -299,9 +299,11 @@ def _entry_action(entry_id: int, permission: str, act, *, reason: bool = True):
     if not form.validate_on_submit():
         abort(400)
     back = _back(url_for("points.review_page"))
+    data = {"reason": form.reason.data}
+    if objector:
+        data["objector"] = form.objector.data
     with attempt(ValidationError, Conflict, Forbidden) as refused:
-        result = act(current_user, entry_id, {"reason": form.reason.data}) if reason else \
-            act(current_user, entry_id)
+        result = act(current_user, entry_id, data)
     if refused:
         flash_refusal(refused.error)
         return redirect(back), None
@@ -310,7 +312,8 @@ def _entry_action(entry_id: int, permission: str, act, *, reason: bool = True):
 
 @bp.post("/entries/<int:entry_id>/objection")
 def entry_objection(entry_id: int):
-    response, entry = _entry_action(entry_id, "points.object", entries.raise_objection)
+    response, entry = _entry_action(entry_id, "points.object", entries.raise_objection,
+                                    objector=True)
     if entry is not None:
         flash(_("Objection recorded: entry %(id)d is disputed until a cadre decides.", id=entry.id),
               "success")
@@ -319,7 +322,7 @@ def entry_objection(entry_id: int):
 
 @bp.post("/entries/<int:entry_id>/approve")
 def entry_approve(entry_id: int):
-    response, entry = _entry_action(entry_id, "points.decide", entries.approve_entry, reason=False)
+    response, entry = _entry_action(entry_id, "points.decide", entries.approve_entry)
     if entry is not None:
         flash(_("Entry %(id)d upheld.", id=entry.id) if entry.decided_by_id == current_user.id
               else _("Entry %(id)d approved.", id=entry.id), "success")
@@ -331,6 +334,14 @@ def entry_reject(entry_id: int):
     response, entry = _entry_action(entry_id, "points.decide", entries.reject_entry)
     if entry is not None:
         flash(_("Entry %(id)d rejected: it will never count.", id=entry.id), "success")
+    return response
+
+
+@bp.post("/entries/<int:entry_id>/withdraw")
+def entry_withdraw(entry_id: int):
+    response, entry = _entry_action(entry_id, "points.withdraw", entries.withdraw_entry)
+    if entry is not None:
+        flash(_("Entry %(id)d withdrawn: it will never count.", id=entry.id), "success")
     return response
 
 

@@ -335,7 +335,108 @@ def test_openapi_documents_the_points_routes(client):
     """Every points route is in the OpenAPI document."""
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for path in ("/rules", "/rules/{code}/retire", "/awards", "/entries/{entry_id}/objection",
-                 "/entries/{entry_id}/approve", "/entries/{entry_id}/reject",
+                 "/entries/{entry_id}/approve", "/entries/{entry_id}/reject", "/entries/{entry_id}/withdraw",
                  "/entries/{entry_id}/reverse", "/households/{household_id}/ledger",
                  "/evidence/{evidence_id}"):
         assert path in paths
+
+
+# -- withdrawal, the objector, a reason for upholding ------------------------------------
+
+def test_author_withdraws_a_mistaken_award(client, world, catalogue):
+    """The author takes back an award still on notice: 200, cancelled, withdrawn: true,
+    with who and why on the entry and in the audit trail; it never counts."""
+    entry = post_award(client, world).get_json()["items"][0]
+    assert entry["withdrawn"] is False
+    url = f"/api/v1/entries/{entry['id']}/withdraw"
+    r = client.post(url, json={"reason": "录错户了"}, headers=world.headers("staff"))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert (body["status"], body["withdrawn"], body["decision_reason"]) == ("cancelled", True, "录错户了")
+    row = db.session.get(LedgerEntry, entry["id"])
+    db.session.refresh(row)
+    assert row.decided_by_id == world.users["staff"].id
+    audit = db.session.scalars(select(AuditRecord).where(AuditRecord.action == "points.withdraw")).one()
+    assert (audit.user_id, audit.object_id, audit.details["reason"]) == \
+        (world.users["staff"].id, entry["id"], "录错户了")
+    hh = client.get(f"/api/v1/households/{entry['household_id']}", headers=world.headers("staff")).get_json()
+    assert (hh["balance"], hh["pending"]) == (0, 0)
+    items = client.get(f"/api/v1/households/{entry['household_id']}/ledger",
+                       headers=world.headers("staff")).get_json()["items"]
+    assert [(e["id"], e["status"], e["withdrawn"]) for e in items] == [(entry["id"], "cancelled", True)]
+    assert_problem(client.post(url, json={"reason": "again"}, headers=world.headers("staff")),
+                   409, "conflict")
+
+
+def test_withdraw_refusals(app, client, world, catalogue):
+    """Missing reason 422 naming it; another staff member 403 (in scope) or 404 (out of
+    scope); a volunteer or donor 403; a posted entry 409 (reverse it instead); nothing changes."""
+    entry = post_award(client, world).get_json()["items"][0]
+    url = f"/api/v1/entries/{entry['id']}/withdraw"
+    assert_problem(client.post(url, json={}, headers=world.headers("staff")), 422,
+                   "validation-error", "reason")
+    assert_problem(client.post(url, json={"reason": " "}, headers=world.headers("staff")), 422,
+                   "validation-error", "reason")
+    assert_problem(client.post(url, json={"reason": "x"}, headers=world.headers("staff_west")),
+                   404, "not-found")
+    assert_problem(client.post(url, json={"reason": "x"}, headers=world.headers("cadre_west")),
+                   404, "not-found")
+    for user in ("volunteer", "donor"):
+        assert_problem(client.post(url, json={"reason": "x"}, headers=world.headers(user)),
+                       403, "forbidden")
+    other = post_award(client, world, user="admin").get_json()["items"][0]
+    assert_problem(client.post(f"/api/v1/entries/{other['id']}/withdraw", json={"reason": "x"},
+                               headers=world.headers("staff")), 403, "forbidden")
+    app.config["POINTS_NOTICE_DAYS"] = 0
+    posted = post_award(client, world).get_json()["items"][0]
+    assert posted["status"] == "posted"
+    assert_problem(client.post(f"/api/v1/entries/{posted['id']}/withdraw", json={"reason": "x"},
+                               headers=world.headers("staff")), 409, "conflict")
+    statuses = {e.id: (e.status, e.withdrawn) for e in db.session.scalars(select(LedgerEntry))}
+    assert statuses == {entry["id"]: ("pending", False), other["id"]: ("pending", False),
+                        posted["id"]: ("posted", False)}
+
+
+def test_cadre_withdraws_a_disputed_deduction(client, world, catalogue):
+    """A cadre in scope may withdraw someone else's entry, also once it is disputed."""
+    entry = post_award(client, world, code="T-KF").get_json()["items"][0]
+    client.post(f"/api/v1/entries/{entry['id']}/objection", json={"reason": "不属实"},
+                headers=world.headers("staff"))
+    r = client.post(f"/api/v1/entries/{entry['id']}/withdraw", json={"reason": "扣错了"},
+                    headers=world.headers("cadre"))
+    assert r.status_code == 200
+    assert (r.get_json()["status"], r.get_json()["withdrawn"]) == ("cancelled", True)
+
+
+def test_objector_kept_apart_from_the_reason(client, world, catalogue):
+    """The objection takes the reason and, apart, an optional objector; staff and cadres
+    read both; an objection without objector still works; a too long objector is 422."""
+    entry = post_award(client, world, names=("v1a", "v1b")).get_json()["items"]
+    url = f"/api/v1/entries/{entry[0]['id']}/objection"
+    assert_problem(client.post(url, json={"reason": "x", "objector": "王" * 101},
+                               headers=world.headers("staff")), 422, "validation-error", "objector")
+    r = client.post(url, json={"reason": "没有参加清扫", "objector": "邻居王大妈"},
+                    headers=world.headers("staff"))
+    assert r.status_code == 200
+    assert (r.get_json()["objection_reason"], r.get_json()["objector"]) == ("没有参加清扫", "邻居王大妈")
+    r = client.get(f"/api/v1/households/{entry[0]['household_id']}/ledger", headers=world.headers("cadre"))
+    assert r.get_json()["items"][0]["objector"] == "邻居王大妈"
+    r = client.post(f"/api/v1/entries/{entry[1]['id']}/objection", json={"reason": "?"},
+                    headers=world.headers("staff"))
+    assert r.status_code == 200 and r.get_json()["objector"] is None
+
+
+def test_upholding_may_record_a_reason(client, world, catalogue):
+    """approve takes an optional reason, shown as decision_reason; without a body it still works."""
+    first, second = post_award(client, world, names=("v1a", "v1b")).get_json()["items"]
+    for e in (first, second):
+        client.post(f"/api/v1/entries/{e['id']}/objection", json={"reason": "?"},
+                    headers=world.headers("staff"))
+    r = client.post(f"/api/v1/entries/{first['id']}/approve", json={"reason": "核实属实"},
+                    headers=world.headers("cadre"))
+    assert r.status_code == 200
+    assert (r.get_json()["status"], r.get_json()["decision_reason"]) == ("pending", "核实属实")
+    r = client.post(f"/api/v1/entries/{second['id']}/approve", headers=world.headers("cadre"))
+    assert r.status_code == 200 and r.get_json()["decision_reason"] is None
+    assert_problem(client.post(f"/api/v1/entries/{second['id']}/approve", json={"reason": 5},
+                               headers=world.headers("cadre")), 422, "validation-error", "reason")

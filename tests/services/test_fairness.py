@@ -91,6 +91,27 @@ def test_rejections_count_as_reversals(world, rules):
     assert kinds(world) == [("reversals", "staff")]
 
 
+@pytest.mark.parametrize("data", [{}, "this-month"])
+def test_withdrawals_are_not_reversals(world, rules, data):
+    """Ten awards withdrawn by their author raise no reversals flag (neither in the days
+    read from the ledger nor in the whole months kept in author_months); ten awards
+    of which three a cadre rejected do."""
+    if data == "this-month":
+        today = clock.local_today()
+        data = {"from": today.replace(day=1).isoformat(), "to": today.isoformat()}
+    many = more_households(world, 10)
+    for e in give(world, "staff", many):
+        entries.withdraw_entry(world.users["staff"], e.id, {"reason": "录错了"})
+    db.session.commit()
+    assert kinds(world, **data) == []
+    made = give(world, "staff2", many)
+    for e in made[:3]:
+        entries.raise_objection(world.users["cadre"], e.id, {"reason": "未参加"})
+        entries.reject_entry(world.users["cadre"], e.id, {"reason": "核实未参加"})
+    db.session.commit()
+    assert kinds(world, **data) == [("reversals", "staff2")]
+
+
 def test_backdated(world, rules):
     many = more_households(world, 10)
     give(world, "staff", many[:5], days_late=20)     # half of 10, 20 days late

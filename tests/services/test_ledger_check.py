@@ -12,7 +12,7 @@ from tests.points_helpers import at, award, make_rule, today
 
 @pytest.fixture
 def history(app, world):
-    """A realistic little ledger: posted, pending, disputed, cancelled, reversed, deducted."""
+    """A realistic little ledger: posted, pending, disputed, cancelled, withdrawn, reversed, deducted."""
     make_rule("T-A", 10)
     make_rule("T-KF", -5)
     make_rule("T-BIG", 80)
@@ -27,6 +27,8 @@ def history(app, world):
     entries.raise_objection(world.users["staff"], cancelled.id, {"reason": "重复"})
     entries.reject_entry(world.users["cadre"], cancelled.id, {"reason": "同意"})
     award(world, "staff_west", ["v3a"], "T-BIG")
+    [withdrawn] = award(world, "staff", ["v1b"], "T-A")
+    entries.withdraw_entry(world.users["staff"], withdrawn.id, {"reason": "录错户"})
     db.session.commit()
     return world
 
@@ -118,3 +120,23 @@ def test_database_refuses_a_second_reversal_and_a_duplicate_key(app, history):
     with pytest.raises(IntegrityError):
         db.session.execute(insert(IdempotencyKey).values(**row))
     db.session.rollback()
+
+
+def test_withdrawal_is_no_rejection_in_the_kept_totals(app, history):
+    """author_months counts a cadre's rejection, never an author's withdrawal, both as the
+    writer keeps it and as `flask ledger rebuild-totals` recomputes it; the check agrees."""
+    from app.models import AuthorMonth
+
+    def rejected():
+        db.session.expire_all()
+        return {(r.user_id, r.household_id): (r.awards, r.rejected)
+                for r in db.session.query(AuthorMonth).all() if r.user_id == history.users["staff"].id}
+    kept = rejected()
+    v1b = history.households["v1b"].id
+    # v1b: the old award, the rejected one and the withdrawn one: one rejection.
+    assert kept[(history.users["staff"].id, v1b)][1] == 1
+    assert sum(r for _, r in kept.values()) == 1
+    result = app.test_cli_runner().invoke(args=["ledger", "rebuild-totals"])
+    assert result.exit_code == 0, result.output
+    assert rejected() == kept
+    assert run_check(app).exit_code == 0

@@ -139,7 +139,10 @@ class EntryOut(Body):
     needs_approval: bool
     approved_at: Moment | None
     objection_reason: str | None
+    objector: str | None = Field(description="Who raised the objection (staff and cadres only).")
     decision_reason: str | None
+    withdrawn: bool = Field(description="Cancelled by its author (or a cadre) while still on "
+                                        "notice: a withdrawal, not a rejection.")
     evidence_id: int | None
     checkout_id: int | None
 
@@ -150,6 +153,19 @@ EntryPage = page_of(EntryOut, "EntryPage")
 
 class ReasonIn(Schema):
     reason: Text(entries.REASON_MAX)
+
+
+class ObjectionIn(Schema):
+    reason: Text(entries.REASON_MAX) = Field(
+        description="Why the entry is disputed; the household's passbook shows it.")
+    objector: OptionalText(entries.OBJECTOR_MAX) = Field(
+        None, description="Who raised the objection: seen by staff and cadres only, never on "
+                          "the public notice, the passbook or an export.")
+
+
+class DecisionIn(Schema):
+    reason: OptionalText(entries.REASON_MAX) = Field(
+        None, description="Why the objection is upheld or the award approved (optional).")
 
 
 class LedgerQuery(UncountedPageQuery):

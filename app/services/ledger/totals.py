@@ -342,6 +342,13 @@ def days_late(dialect: str, e):
     return local_day(dialect, e.c.created_at) - e.c.occurred_on
 
 
+def rejected_clause(e):
+    """An award rejected by a cadre: cancelled through a decision. An entry
+    withdrawn by its author (or a cadre) as a mistake is not a rejection."""
+    return and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None),
+                e.c.withdrawn.is_(False))
+
+
 def expected_authors(conn: Connection):
     """author_months as the ledger says: (user_id, household_id, month, village_id, *AUTHOR_FIGURES)."""
     dialect = conn.dialect.name
@@ -352,7 +359,7 @@ def expected_authors(conn: Connection):
     flag = lambda clause: func.sum(case((clause, 1), else_=0))  # noqa: E731
     return (select(e.c.created_by_id.label("user_id"), e.c.household_id, month.label("month"),
                    h.c.village_id, func.count().label("awards"),
-                   flag(and_(e.c.status == "cancelled", e.c.decided_by_id.is_not(None))).label("rejected"),
+                   flag(rejected_clause(e)).label("rejected"),
                    # A reversal erases the entry it names, if it is of the same household.
                    flag(exists().where(reversal.reversal_of == e.c.id,
                                        reversal.household_id == e.c.household_id)).label("reversed"),

@@ -175,24 +175,30 @@ def reverse(original: LedgerEntry, *, actor_id: int | None, note: str, now: date
 
 # -- an entry's status ----------------------------------------------------------------
 
-def dispute(entry: LedgerEntry, *, reason: str, by_id: int, now: datetime) -> None:
-    """An objection: the entry waits for a cadre (it still counts as live)."""
+def dispute(entry: LedgerEntry, *, reason: str, by_id: int, now: datetime,
+            objector: str | None = None) -> None:
+    """An objection: the entry waits for a cadre (it still counts as live).
+    `objector`, who raised it, is for staff and cadres only."""
     entry.status = "disputed"
     entry.due_at = None
     entry.objection_reason = reason
+    entry.objector = objector
     entry.objection_by_id = by_id
     entry.objection_at = now
     db.session.flush()
 
 
-def clear_to_post(entry: LedgerEntry, *, actor_id: int, now: datetime) -> bool:
+def clear_to_post(entry: LedgerEntry, *, actor_id: int, now: datetime,
+                  reason: str | None = None) -> bool:
     """A cadre upholds a disputed entry and/or gives the approval a large award
-    needs: it posts when its notice has also ended (at once, if it has).
-    Returns whether the objection was upheld."""
+    needs (with a reason, if given): it posts when its notice has also ended
+    (at once, if it has). Returns whether the objection was upheld."""
     upheld = entry.status == "disputed"
     if upheld:
         entry.decided_by_id = actor_id
         entry.decided_at = now
+    if reason:
+        entry.decision_reason = reason
     if entry.needs_approval and entry.approved_at is None:
         entry.approved_by_id = actor_id
         entry.approved_at = now
@@ -206,17 +212,21 @@ def clear_to_post(entry: LedgerEntry, *, actor_id: int, now: datetime) -> bool:
     return upheld
 
 
-def cancel(entry: LedgerEntry, *, actor_id: int, reason: str, now: datetime) -> None:
+def cancel(entry: LedgerEntry, *, actor_id: int, reason: str, now: datetime,
+           withdrawn: bool = False) -> None:
     """An entry on notice or disputed is cancelled and never counts: the
-    objection was accepted or the approval refused."""
+    objection was accepted or the approval refused, or (`withdrawn`) its
+    author or a cadre took it back as a mistake, which is no rejection: the
+    author's `rejected` total does not count it."""
     if entry.status not in ("pending", "disputed"):
         raise ValueError("only an entry that has not posted can be cancelled")
     deltas = totals.Deltas()
     _count(deltas, [entry], -1)
-    if entry.kind == "award":
+    if entry.kind == "award" and not withdrawn:
         deltas.undone(entry.created_by_id, entry.household_id, local_today(entry.created_at),
                       "rejected")
     entry.status = "cancelled"
+    entry.withdrawn = withdrawn
     entry.due_at = None
     entry.decided_by_id = actor_id
     entry.decided_at = now

@@ -47,6 +47,8 @@ ACTS: dict[str, frozenset[str]] = {
     "points.read": frozenset({"admin", "cadre", "staff"}),
     "points.award": frozenset({"admin", "staff"}),
     "points.object": frozenset({"admin", "cadre", "staff", "volunteer"}),
+    # Taking back a mistaken award still in notice: its author (staff), or a cadre.
+    "points.withdraw": frozenset({"admin", "cadre", "staff"}),
     "points.decide": frozenset({"admin", "cadre"}),
     "points.reverse": frozenset({"admin", "cadre"}),
     "points.adjust": ADMIN,
@@ -151,6 +153,19 @@ def awaiting_approval(entry: LedgerEntry) -> bool:
 def _object(user: User, entry: LedgerEntry, now: datetime | None = None, **_):
     if not on_notice(entry, now):
         return Conflict(_l("Objections can only be raised while the entry is on public notice."))
+    return None
+
+
+@object_rule("points.withdraw")
+def _withdraw(user: User, entry: LedgerEntry, **_):
+    if user.role == "staff" and entry.created_by_id != user.id:
+        return Forbidden(_l("Only the person who made an entry, or a cadre, can withdraw it."))
+    if entry.kind not in ("award", "deduction"):
+        return Conflict(_l("Only an award or a deduction can be withdrawn."))
+    if entry.status == "posted":
+        return Conflict(_l("This entry already counts: a cadre reverses it instead."))
+    if entry.status not in ("pending", "disputed"):
+        return Conflict(_l("This entry is no longer open: it was already cancelled."))
     return None
 
 

@@ -1,8 +1,8 @@
 """What happens to an entry after it is made: an objection while it is on
-notice, a cadre's decision (uphold or approve, reject), a reversal once it has
-posted; and the review lists (entries awaiting a decision, entries on
+notice, a cadre's decision (uphold or approve, reject), its author's
+withdrawal while it has not posted, a reversal once it has posted; and the review lists (entries awaiting a decision, entries on
 notice). Whether the act is allowed is the policy's (points.object,
-points.decide, points.reverse); the change itself is the ledger writer's."""
+points.decide, points.withdraw, points.reverse); the change itself is the ledger writer's."""
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -22,11 +22,31 @@ REASON_MAX = 500
 LIST_LIMIT = 500
 
 
+OBJECTOR_MAX = 100
+
+
 def reason_of(data: dict) -> str:
     errors = Errors()
     reason = text(errors, data, "reason", required=True, max_len=REASON_MAX)
     errors.raise_if_any()
     return reason.strip()
+
+
+def optional_reason_of(data: dict | None) -> str | None:
+    errors = Errors()
+    reason = text(errors, data or {}, "reason", required=False, max_len=REASON_MAX)
+    errors.raise_if_any()
+    return reason.strip() if reason else None
+
+
+def objection_of(data: dict) -> tuple[str, str | None]:
+    """The objection's reason (public: it shows in the household's passbook)
+    and, apart from it, who objected (staff and cadres only)."""
+    errors = Errors()
+    reason = text(errors, data, "reason", required=True, max_len=REASON_MAX)
+    objector = text(errors, data, "objector", required=False, max_len=OBJECTOR_MAX)
+    errors.raise_if_any()
+    return reason.strip(), (objector.strip() if objector else None)
 
 
 def get_entry(actor: User, entry_id, *, lock: bool = False) -> LedgerEntry:
@@ -48,13 +68,14 @@ def get_entry(actor: User, entry_id, *, lock: bool = False) -> LedgerEntry:
 
 def raise_objection(actor: User, entry_id, data: dict, *, now: datetime | None = None
                     ) -> LedgerEntry:
-    """Object to an entry on public notice: it is disputed until a cadre decides."""
+    """Object to an entry on public notice: it is disputed until a cadre decides.
+    The reason is public (the household's passbook); who objected is not."""
     policy.require(actor, "points.object")
     now = now or utcnow()
-    reason = reason_of(data)
+    reason, objector = objection_of(data)
     entry = get_entry(actor, entry_id, lock=True)
     policy.require(actor, "points.object", entry, now=now)
-    writer.dispute(entry, reason=reason, by_id=actor.id, now=now)
+    writer.dispute(entry, reason=reason, by_id=actor.id, now=now, objector=objector)
     audit.record(actor, "points.objection", entry, household_id=entry.household_id)
     return entry
 
@@ -66,12 +87,16 @@ def _decidable(actor: User, entry_id) -> LedgerEntry:
     return entry
 
 
-def approve_entry(actor: User, entry_id, *, now: datetime | None = None) -> LedgerEntry:
-    """Uphold a disputed entry and/or give the approval a large award needs; it
-    posts once its notice has also ended (at once, if it already has)."""
+def approve_entry(actor: User, entry_id, data: dict | None = None, *,
+                  now: datetime | None = None) -> LedgerEntry:
+    """Uphold a disputed entry and/or give the approval a large award needs,
+    with a reason if one is given; it posts once its notice has also ended
+    (at once, if it already has)."""
+    policy.require(actor, "points.decide")
     now = now or utcnow()
+    reason = optional_reason_of(data)
     entry = _decidable(actor, entry_id)
-    upheld = writer.clear_to_post(entry, actor_id=actor.id, now=now)
+    upheld = writer.clear_to_post(entry, actor_id=actor.id, now=now, reason=reason)
     audit.record(actor, "points.uphold" if upheld else "points.approve", entry,
                  household_id=entry.household_id)
     return entry
@@ -87,6 +112,23 @@ def reject_entry(actor: User, entry_id, data: dict, *, now: datetime | None = No
     was = "disputed" if entry.status == "disputed" else "awaiting-approval"
     writer.cancel(entry, actor_id=actor.id, reason=reason, now=now)
     audit.record(actor, "points.reject", entry, household_id=entry.household_id, was=was)
+    return entry
+
+
+def withdraw_entry(actor: User, entry_id, data: dict, *, now: datetime | None = None
+                   ) -> LedgerEntry:
+    """Take back a mistaken award or deduction still on notice (or disputed):
+    its author, or a cadre. It is cancelled, never counts, stays in the ledger
+    marked withdrawn, and is no rejection in the author's figures."""
+    policy.require(actor, "points.withdraw")
+    now = now or utcnow()
+    reason = reason_of(data)
+    entry = get_entry(actor, entry_id, lock=True)
+    policy.require(actor, "points.withdraw", entry)
+    was = entry.status
+    writer.cancel(entry, actor_id=actor.id, reason=reason, now=now, withdrawn=True)
+    audit.record(actor, "points.withdraw", entry, household_id=entry.household_id, was=was,
+                 reason=reason)
     return entry
 
 

@@ -28,7 +28,7 @@ from app.models import (FAIRNESS_KINDS, LIVE_STATUSES, SUBJECT_TYPES, AuthorMont
                         FairnessNote, Household, LedgerEntry, Region, User)
 from app.services import audit
 from app.services.clock import local_today
-from app.services.ledger.totals import LATE_DAYS, days_late
+from app.services.ledger.totals import LATE_DAYS, days_late, rejected_clause
 from app.services.errors import Errors, NotFound
 from app.services.people import policy
 from app.services.people.scope import get_household, get_region
@@ -44,8 +44,7 @@ BACKDATED = {"min_awards": 10, "share": 0.5, "days": LATE_DAYS}
 NO_CARD = {"min_checkouts": 10, "share": 0.3}
 ENTRY_IDS_MAX = 100
 # Rejected by a cadre: cancelled through a decision (an author's own withdrawal is not).
-REJECTED = and_(LedgerEntry.__table__.c.status == "cancelled",
-                LedgerEntry.__table__.c.decided_by_id.is_not(None))
+REJECTED = rejected_clause(LedgerEntry.__table__)
 NOTE_MAX = 1000
 
 
