@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.config import HOUSEHOLD_TAGS
 from app.extensions import db
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -66,6 +67,9 @@ def database_url(template_db, tmp_path):
             )).scalars().all()
             if tables:
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+                # What migration 0010 seeds, as a migrated SQLite file has it.
+                conn.execute(text("INSERT INTO household_tags (name, active) VALUES (:name, true)"),
+                             [{"name": name} for name in HOUSEHOLD_TAGS])
         engine.dispose()
         return PG_URL
     path = tmp_path / "test.db"

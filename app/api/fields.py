@@ -32,6 +32,7 @@ from app.api.common import DIGITS
 from app.services import validate
 from app.services.errors import Errors
 from app.services.goods import products
+from app.services.people import tags
 from app.services.people.households import tags_field
 from app.services.points.rules import boolean_field
 from app.services.validate import MAX_ID
@@ -220,12 +221,18 @@ def Phone():
     return Annotated[str | None, Field(pattern=PHONE_PATTERN), Check(check)]
 
 
+TAGS_RULE = ("a tag is not one of the household tags an admin manages (the register's "
+             "pages list them), or is retired and not already on the household")
+
+
 def Tags():
-    """Tags from the deployment's HOUSEHOLD_TAGS (households.tags_field)."""
+    """Tags from those an admin manages (households.tags_field): the set lives in the
+    database, so the document cannot list it. The gate refuses unknown tags; the
+    service also refuses a retired one the household does not carry already."""
     def check(errors, data, field):
-        return tags_field(errors, data)
-    tag = Annotated[str, configured(enum="HOUSEHOLD_TAGS")]
-    return Annotated[list[tag] | None, Check(check)]
+        return tags_field(errors, data, retired_ok=True)
+    tag = Annotated[str, Field(min_length=1, max_length=tags.NAME_MAX)]
+    return Annotated[list[tag] | None, refused_when(TAGS_RULE), Check(check)]
 
 
 EAN13_PATTERN = r"^[0-9]{13}$"

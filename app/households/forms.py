@@ -1,9 +1,10 @@
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, SubmitField, widgets
 from wtforms.validators import Optional
+
+from app.services.people import tags
 
 try:
     from wtforms.fields.choices import SelectChoice
@@ -38,7 +39,12 @@ class HouseholdForm(FlaskForm):
     def __init__(self, villages, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.village_id.choices = select_choices((v.id, v.name) for v in villages)
-        self.tags.choices = select_choices((t, t) for t in current_app.config["HOUSEHOLD_TAGS"])
+        # The tags that may be given, and the retired ones this household still carries.
+        carried = list(getattr(kwargs.get("obj"), "tags", None) or [])
+        active = tags.active_names()
+        self.tags.choices = select_choices(
+            [(t, t) for t in active]
+            + [(t, _l("%(tag)s (retired)", tag=t)) for t in carried if t not in active])
 
     def data_for_service(self) -> dict:
         raw = self.members.raw_data[0] if self.members.raw_data else None
@@ -59,7 +65,7 @@ class HouseholdForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     """The register upload; the import service reads and checks the file."""
-    file = FileField(_l("Register file (.xlsx or .csv)"),
+    file = FileField(_l("Register file (.xlsx, .xls or .csv)"),
                      validators=[FileRequired(_l("Choose a file to upload."))],
-                     render_kw={"accept": ".xlsx,.csv"})
+                     render_kw={"accept": ".xlsx,.xls,.csv"})
     submit = SubmitField(_l("Preview"))

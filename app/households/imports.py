@@ -1,4 +1,4 @@
-"""Import a household register from .xlsx or .csv: upload, preview, confirm.
+"""Import a household register from .xlsx, .xls or .csv: upload, preview, confirm.
 
 Between preview and confirm, what was kept of the upload (the recognised
 columns only, never ID numbers) waits in instance/imports/<token>.json; the
@@ -79,7 +79,8 @@ def _keep(sheet: service.Sheet) -> None:
 def _field_labels() -> dict:
     return {"head_name": _("Head of household"), "members": _("Household size"),
             "phone": _("Mobile phone"), "village": _("Village"), "address": _("Address"),
-            "tags": _("Tags"), "duplicate": _("Duplicate")}
+            "tags": _("Tags"), "duplicate": _("Duplicate"),
+            "register_no": _("Household number (户编号)")}
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -138,7 +139,12 @@ def import_confirm():
     # upload would have to be made again (nothing of it would be written).
     claimed.unlink(missing_ok=True)
     session.pop(SESSION_KEY, None)
-    flash(ngettext("%(num)d household imported.", "%(num)d households imported.", len(created)), "success")
+    updated = sum(1 for r in preview.rows if r.ok and r.existing is not None)
+    added = len(created) - updated
+    flash(ngettext("%(num)d household added.", "%(num)d households added.", added), "success")
+    if updated:
+        flash(ngettext("%(num)d household updated from the register.",
+                       "%(num)d households updated from the register.", updated), "success")
     return redirect(url_for("households.index"))
 
 

@@ -16,7 +16,7 @@ from app.reports import bp
 from app.services.clock import local_today
 from app.services import audit
 from app.services.errors import ValidationError
-from app.services.people import policy, scope
+from app.services.people import policy, scope, tags
 from app.services.reports import briefing, fairness, figures, goods, period, tables, visits
 from app.services.errors import Errors
 from app.services.reports.period import month_of
@@ -52,7 +52,7 @@ def _context(args: dict) -> dict:
     regions = [r for r in db.session.scalars(scope.visible_regions(current_user))]
     return {"args": args, "periods": PERIODS, "regions": regions,
             "villages": [r for r in regions if r.level == "village"],
-            "tags": current_app.config["HOUSEHOLD_TAGS"],
+            "tags": tags.known_names(),
             "can_fairness": policy.can(current_user, "reports.fairness"),
             "exports": _exports() if request.endpoint in EXPORTABLE else None}
 

@@ -61,7 +61,7 @@ def test_sample_has_40_good_rows_and_5_bad_ones(county):
     assert (len(p.rows), p.good, p.bad) == (45, 40, 5)
     bad = {row.line: set(row.errors) for row in p.rows if not row.ok}
     assert bad == {line: {fld} for line, fld in BAD_ROWS.items()}
-    assert p.summary["dropped"] == ["序号", "主要致贫原因", "帮扶责任人"]
+    assert p.summary["dropped"] == ["序号", "主要致贫原因", "帮扶责任人"] and p.summary["unknown"] == []
     assert p.summary["good"] == 40 and p.summary["bad"] == 5
 
 
@@ -259,8 +259,9 @@ def test_english_headers_and_tab_separated(county):
     ("户主姓名,所在村\n".encode(), "r.csv", "no households"),
     (b"PK\x03\x04 this is no workbook", "r.xlsx", "could not be read"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "r.csv", "could not be read"),
-    (b"%PDF-1.4", "register.pdf", ".xlsx or .csv"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "r.xls", ".xls"),
+    (b"%PDF-1.4", "register.pdf", ".xlsx, .xls or .csv"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "r.xls", "could not be read"),
+    (b"not an excel file at all", "r.xls", "could not be read"),
 ])
 def test_unreadable_files_give_a_clear_error(app, data, filename, expected):
     """Empty, headerless, damaged and non-spreadsheet files are refused with a message saying why."""

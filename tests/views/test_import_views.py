@@ -49,12 +49,12 @@ def test_page_forbidden_to_other_roles(client, world, user):
 
 
 def test_upload_form(client, world):
-    """Staff see a file upload form that accepts .xlsx and .csv."""
+    """Staff see a file upload form that accepts .xlsx, .xls and .csv."""
     login(client, "staff")
     r = client.get("/households/import")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert 'type="file"' in html and 'accept=".xlsx,.csv"' in html and 'enctype="multipart/form-data"' in html
+    assert 'type="file"' in html and 'accept=".xlsx,.xls,.csv"' in html and 'enctype="multipart/form-data"' in html
 
 
 def test_preview_then_import_good_rows(client, county):
@@ -70,10 +70,11 @@ def test_preview_then_import_good_rows(client, county):
     assert r.status_code == 200
     assert len(re.findall(r'<tr id="row-\d+" class="bad">', html)) == 5
     assert len(re.findall(r'<tr id="row-\d+"', html)) == 45
-    assert "Rows read: 45. Good: 40. With errors: 5." in html
+    assert "45 rows, 45 households" in html
+    assert "Good: 40 (of which already in the register, to be updated: 0). With errors: 5." in html
     assert re.search(r'value="all" class="primary" disabled', html)
-    assert "Import only the good rows (40)" in html
-    assert "序号、主要致贫原因、帮扶责任人" in html
+    assert "Import only the good households (40)" in html
+    assert "序号、主要致贫原因、帮扶责任人" in html and 'id="unknown-columns"' not in html
     r = client.get("/households/import?show=bad")
     assert len(re.findall(r'<tr id="row-\d+"', r.get_data(as_text=True))) == 5
     assert len(pending_files()) == 1
@@ -83,7 +84,7 @@ def test_preview_then_import_good_rows(client, county):
     assert count(Household) == before + 40
     assert pending_files() == []
     r = client.get("/households/")
-    assert "40 households imported." in r.get_data(as_text=True)
+    assert "40 households added." in r.get_data(as_text=True)
     # The preview is gone: a second confirm writes nothing.
     r = client.post("/households/import/confirm", data={"mode": "good", "expected": "40"}, follow_redirects=True)
     assert "No import is waiting" in r.get_data(as_text=True)
@@ -98,7 +99,7 @@ def test_import_all_refused_with_bad_rows(client, county):
     upload(client, SAMPLE.read_bytes())
     r = client.post("/households/import/confirm", data={"mode": "all", "expected": "45"}, follow_redirects=True)
     html = r.get_data(as_text=True)
-    assert "Rows with errors: 5. Nothing was imported" in html
+    assert "Households with errors: 5. Nothing was imported" in html
     assert '<tr id="row-42" class="bad">' in html
     assert (count(Household), count(AuditRecord)) == before
     assert len(pending_files()) == 1
@@ -130,7 +131,7 @@ def test_changed_register_asks_to_check_again(client, county):
 @pytest.mark.parametrize("data, filename, message", [
     (b"", "empty.csv", "The file is empty."),
     (b"PK\x03\x04\x00garbage", "register.xlsx", "could not be read as a spreadsheet"),
-    (b"%PDF-1.4 ...", "register.pdf", "Upload an .xlsx or .csv file."),
+    (b"%PDF-1.4 ...", "register.pdf", "Upload an .xlsx, .xls or .csv file."),
 ])
 def test_bad_upload_shows_error_and_writes_nothing(client, world, data, filename, message):
     """An empty, damaged or non-spreadsheet upload is answered on the form; nothing is kept or written."""
@@ -179,3 +180,41 @@ def test_preview_is_per_user(client, county):
     assert 'type="file"' in html and "张三" not in html
     client.post("/households/import/confirm", data={"mode": "all"})
     assert count(Household) == 4
+
+
+def national_register() -> bytes:
+    """Six people in three households, as the national system exports them (title row first)."""
+    from tests.services.test_national_register import as_csv, register
+    return as_csv(register())
+
+
+def test_national_register_preview_shows_households_and_members(client, world):
+    """The preview of a six-person national register says 6 rows, 3 households, lists each
+    household's people, never shows the ID numbers, and importing adds three households."""
+    english(client)
+    login(client, "staff")
+    upload(client, national_register(), "花名册.csv")
+    html = client.get("/households/import").get_data(as_text=True)
+    assert "6 rows, 3 households" in html
+    assert len(re.findall(r'<tr id="row-\d+"', html)) == 3
+    assert "钱秀兰" in html and "(配偶)" in html and "赵小虎" in html
+    assert ID_NUMBER[:10] not in html and "330100000001" in html
+    before = count(Household)
+    r = client.post("/households/import/confirm", data={"mode": "all", "expected": "3"}, follow_redirects=True)
+    assert "3 households added." in r.get_data(as_text=True)
+    assert count(Household) == before + 3
+    # The same register again updates them: nothing added.
+    upload(client, national_register(), "花名册.csv")
+    html = client.get("/households/import").get_data(as_text=True)
+    assert html.count("Updates ") == 3
+    r = client.post("/households/import/confirm", data={"mode": "all", "expected": "3"}, follow_redirects=True)
+    assert count(Household) == before + 3 and "3 households updated from the register." in r.get_data(as_text=True)
+
+
+def test_unrecognised_column_is_a_visible_warning(client, world):
+    """A column the import does not know is named in a warning, not dropped with a grey note."""
+    english(client)
+    login(client, "staff")
+    upload(client, "户主姓名,帮扶措施\r\n甲,产业\r\n".encode())
+    html = client.get("/households/import").get_data(as_text=True)
+    assert re.search(r'id="unknown-columns">Columns not recognised, not imported: 帮扶措施', html)

@@ -1,5 +1,4 @@
 """The household register: add, edit, search. Points are not touched here."""
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
@@ -8,7 +7,7 @@ from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
 from app.services.clock import local_today
 from app.services.errors import Errors, NotFound, ValidationError
-from app.services.people import policy
+from app.services.people import policy, tags
 from app.services.people.scope import (get_region, visible_households, writable_household,
                                        writable_village)
 from app.services.validate import as_id, choice, contains, integer, phone, text
@@ -20,25 +19,34 @@ MEMBERS_MAX = 30
 ADDRESS_MAX = 200
 
 
-def tags_field(errors: Errors, data: dict) -> list[str] | None:
+def tags_field(errors: Errors, data: dict, *, keep=(), retired_ok: bool = False) -> list[str] | None:
+    """Tags from the ones an admin manages (app.services.people.tags): active ones,
+    and of the retired ones those in `keep` (the household carries them already)
+    or, with retired_ok, any (the API's schema gate, before the household is known)."""
     value = data.get("tags")
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        value = [t.strip() for t in value.replace("，", ",").split(",") if t.strip()]
+        value = tags.split(value)
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         errors.add("tags", _l("Must be a list of tags."))
         return None
-    allowed = current_app.config["HOUSEHOLD_TAGS"]
+    value = [t.strip() for t in value if t.strip()]
+    allowed = set(tags.known_names() if retired_ok else tags.active_names()) | set(keep or ())
     unknown = [t for t in value if t not in allowed]
     if unknown:
-        errors.add("tags", _l("Unknown tag: %(tags)s", tags="、".join(unknown)))
+        retired = set(tags.known_names()) & set(unknown)
+        if retired:
+            errors.add("tags", _l("Tag no longer given: %(tags)s", tags="、".join(t for t in unknown if t in retired)))
+        if len(retired) < len(unknown):
+            errors.add("tags", _l("Unknown tag: %(tags)s", tags="、".join(t for t in unknown if t not in retired)))
         return None
     return list(dict.fromkeys(value))
 
 
-def validate_fields(data: dict, *, partial: bool = False) -> tuple[dict, Errors]:
-    """Check household fields; with partial, only those present."""
+def validate_fields(data: dict, *, partial: bool = False, keep_tags=()) -> tuple[dict, Errors]:
+    """Check household fields; with partial, only those present. `keep_tags`: the
+    tags the household carries already (retired ones may stay)."""
     errors = Errors()
     out = {}
     if not partial or "head_name" in data:
@@ -53,7 +61,7 @@ def validate_fields(data: dict, *, partial: bool = False) -> tuple[dict, Errors]
     if not partial or "address" in data:
         out["address"] = text(errors, data, "address", required=False, max_len=ADDRESS_MAX)
     if not partial or "tags" in data:
-        out["tags"] = tags_field(errors, data)
+        out["tags"] = tags_field(errors, data, keep=keep_tags)
     if partial and "status" in data:
         out["status"] = choice(errors, data, "status", HOUSEHOLD_STATUSES)
     return out, errors
@@ -104,7 +112,8 @@ def create_household(actor: User, data: dict) -> Household:
 
 def update_household(actor: User, household_id, data: dict) -> Household:
     hh = writable_household(actor, household_id)
-    fields, errors = validate_fields({k: v for k, v in data.items() if k in EDITABLE}, partial=True)
+    fields, errors = validate_fields({k: v for k, v in data.items() if k in EDITABLE}, partial=True,
+                                     keep_tags=hh.tags or ())
     errors.raise_if_any()
     changed = [k for k, v in fields.items() if getattr(hh, k) != v]
     for key in changed:

@@ -43,6 +43,8 @@ ACTS: dict[str, frozenset[str]] = {
     "households.read_register": frozenset({"admin", "cadre", "staff"}),
     "households.write": frozenset({"admin", "staff"}),
     "households.import": frozenset({"admin", "staff"}),
+    # The set of household tags (户类型标签) a household may be given.
+    "tags.manage": ADMIN,
     # points
     "points.read": frozenset({"admin", "cadre", "staff"}),
     "points.award": frozenset({"admin", "staff"}),

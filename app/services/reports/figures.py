@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (Date, and_, case, exists, func, literal, or_, select, true,
                         union_all)
@@ -26,6 +25,7 @@ from app.models import (LIVE_STATUSES, CategoryMonth, Checkout, CheckoutLine, Do
                         DonationLine, Household, HouseholdMonth, LedgerEntry, Region, Rule,
                         Supermarket, User)
 from app.services.clock import local_today
+from app.services.people import tags
 from app.services.errors import Errors, NotFound
 from app.services.ledger.totals import COUNTED_KINDS, FIGURES
 from app.services.people import policy
@@ -117,7 +117,8 @@ def scope_of(actor: User, data: dict, act: str = "reports.read", *, lists: bool 
             raise NotFound()
         scope.village = village
     if lists and data.get("tag") not in (None, ""):
-        if data["tag"] not in current_app.config["HOUSEHOLD_TAGS"]:
+        # Retired tags too: households keep them, and the reports still find them.
+        if data["tag"] not in tags.known_names():
             errors = Errors()
             errors.add("tag", _l("Unknown tag: %(tags)s", tags=str(data["tag"])[:50]))
             errors.raise_if_any()
