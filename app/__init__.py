@@ -61,9 +61,19 @@ def configure_database(app: Flask) -> None:
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     # A logged database error must not carry the statement's values (names, phones).
     options.setdefault("hide_parameters", True)
+    lock_timeout = float(app.config.get("DATABASE_LOCK_TIMEOUT") or 5)
     if uri.startswith("sqlite"):
-        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False,
+        options.setdefault("connect_args", {"timeout": lock_timeout, "check_same_thread": False,
                                             "factory": SQLiteConnection})
+    elif uri.startswith("postgres"):
+        # A lock held by another connection (a migration, LOCK TABLE, a long
+        # transaction) fails the statement after lock_timeout instead of
+        # hanging it; a server that does not answer fails the connection.
+        args = dict(options.get("connect_args") or {})
+        args.setdefault("connect_timeout", max(1, round(lock_timeout)))
+        if "lock_timeout" not in args.get("options", ""):
+            args["options"] = (args.get("options", "") + f" -c lock_timeout={int(lock_timeout * 1000)}").strip()
+        options["connect_args"] = args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

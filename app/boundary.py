@@ -6,7 +6,8 @@ never commit; views and API handlers never commit either:
   has ended are posted (the ledger writer does it, in a short transaction of
   its own), so nothing ever reads a balance that is due to change;
 - after the request, a successful answer (status below 400) commits what the
-  request wrote, anything else rolls it back; an exception rolls back in the
+  request wrote, anything else rolls it back; a commit that finds the database
+  gone or locked past DATABASE_LOCK_TIMEOUT answers 503 (app.errors); an exception rolls back in the
   error handlers (app/errors.py) before the error page is drawn;
 - a page that shows a refusal on its own form uses `attempt()`: the refusal
   rolls back what the act wrote, and the page goes on with a clean session.
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 
 from flask import Flask, request
 
+from app import errors, security
 from app.database import SAFE_METHODS
 from app.extensions import db
 from app.models import utcnow
@@ -81,10 +83,17 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def end_unit_of_work(response):
-        """Commit a successful request's writes; roll back anything else."""
+        """Commit a successful request's writes; roll back anything else. A
+        commit that meets the database gone or a lock held past its timeout
+        (PostgreSQL writes at the flush) answers 503 instead of the success."""
         if db.session().in_transaction():
             if response.status_code < 400:
-                db.session.commit()
+                try:
+                    db.session.commit()
+                except Exception as err:
+                    if not errors.database_unavailable(err):
+                        raise
+                    return security.secure(errors.unavailable())
             else:
                 db.session.rollback()
         return response

@@ -8,6 +8,10 @@ class Defaults:
     # The database: None means a SQLite file in the instance folder.
     SQLALCHEMY_DATABASE_URI = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # Seconds a request waits for a lock (SQLite's write lock, a PostgreSQL row or
+    # table lock) before it gives up and answers 503: a backup, a migration or
+    # another program holding the database must not hang every counter.
+    DATABASE_LOCK_TIMEOUT = 5
     # SQLite: code outside a request (CLI, cron) takes the write lock at BEGIN.
     SQLITE_LOCK_OUTSIDE_REQUESTS = True
     # None means a key generated once and kept in the instance folder.

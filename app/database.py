@@ -1,4 +1,5 @@
 """Engine set-up shared by every entry point: SQLite pragmas and write transactions."""
+import math
 import os
 import sqlite3
 import time
@@ -37,6 +38,17 @@ class SQLiteConnection(sqlite3.Connection):
 
     writer_fd: int | None = None
     holds_writer_lock = False
+    busy_ms = 5000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # How long a writer waits for the write lock, in all (`timeout` at connect,
+        # DATABASE_LOCK_TIMEOUT in the app): the queue of our own writers, who hold
+        # it for milliseconds, and then SQLite's busy handler, for a lock held from
+        # outside the app (a backup, the sqlite3 shell, another program).
+        timeout = kwargs.get("timeout", args[1] if len(args) > 1 else 5.0)
+        self.lock_timeout = float(timeout)
+        self.busy_ms = int(self.lock_timeout * 1000)
 
     def open_writer_lock(self) -> None:
         row = self.execute("PRAGMA database_list").fetchone()
@@ -44,9 +56,13 @@ class SQLiteConnection(sqlite3.Connection):
         if path and fcntl is not None:  # not for an in-memory database
             self.writer_fd = os.open(path + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
 
-    def begin_immediate(self, timeout: float = 30.0) -> None:
+    def begin_immediate(self, timeout: float | None = None) -> None:
+        """Take the write lock within `timeout` seconds (the connection's lock
+        timeout by default), else fail with SQLite's own "database is locked"."""
+        timeout = self.lock_timeout if timeout is None else timeout
         if self.writer_fd is not None and not self.holds_writer_lock:
-            deadline = time.monotonic() + timeout
+            started = time.monotonic()
+            deadline = started + timeout
             while True:
                 try:
                     fcntl.flock(self.writer_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,11 +72,20 @@ class SQLiteConnection(sqlite3.Connection):
                         raise sqlite3.OperationalError("database is locked") from None
                     time.sleep(0.0005)
             self.holds_writer_lock = True
+            # What is left of the wait goes to the busy handler, so a writer that
+            # queued behind one stuck on an outside lock does not wait twice.
+            left = deadline - time.monotonic()
+            self._set_busy_ms(max(50, math.ceil(left * 10) * 100))
         try:
             super().execute("BEGIN IMMEDIATE")
         except BaseException:
             self._release()
             raise
+
+    def _set_busy_ms(self, ms: int) -> None:
+        if ms != self.busy_ms:
+            super().execute(f"PRAGMA busy_timeout={int(ms)}")
+            self.busy_ms = ms
 
     def _release(self) -> None:
         if self.holds_writer_lock:
@@ -105,7 +130,7 @@ def _sqlite_on_connect(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    # busy_timeout: sqlite3.connect's timeout (DATABASE_LOCK_TIMEOUT, see configure_database).
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
     if isinstance(dbapi_conn, SQLiteConnection):

@@ -127,3 +127,37 @@ def test_late_write_lock_reads_before_taking_the_lock(app, world, client, monkey
     assert answer["r"].get_json()["balance_after"] == 100 + 7 - 8
     db.session.rollback()
     assert db.session.scalar(select(Household.balance).where(Household.id == household.id)) == 99
+
+
+def test_writers_behind_an_outside_lock_give_up_within_their_timeout(db_path):
+    """Another program (the sqlite3 shell, a backup) holds the write lock without our queue: the writer
+    in front waits its timeout in SQLite's busy handler, and one queued behind it does not wait twice."""
+    outside = sqlite3.connect(db_path, isolation_level=None)
+    outside.execute("BEGIN IMMEDIATE")
+    first = sqlite3.connect(db_path, factory=SQLiteConnection, isolation_level=None, timeout=1,
+                            check_same_thread=False)
+    first.open_writer_lock()
+    second = sqlite3.connect(db_path, factory=SQLiteConnection, isolation_level=None, timeout=1,
+                             check_same_thread=False)
+    second.open_writer_lock()
+    took = {}
+
+    def write(name, conn):
+        started = time.monotonic()
+        try:
+            conn.begin_immediate()
+        except sqlite3.OperationalError as err:
+            took[name] = (time.monotonic() - started, str(err))
+
+    threads = [threading.Thread(target=write, args=("first", first))]
+    threads[0].start()
+    time.sleep(0.3)  # the first holds our queue's lock, waiting for the outside program
+    threads.append(threading.Thread(target=write, args=("second", second)))
+    threads[1].start()
+    for thread in threads:
+        thread.join(10)
+    outside.rollback()
+    assert took["first"][1] == took["second"][1] == "database is locked"
+    assert 0.9 <= took["first"][0] < 1.5 and took["second"][0] < 1.2, took
+    second.begin_immediate()  # the outside program let go: the next write goes through
+    second.commit()
