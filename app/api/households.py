@@ -6,8 +6,19 @@ from app.api.common import json_body, paginated, pagination
 from app.api.schemas.households import (HouseholdIn, HouseholdOut, HouseholdPage, HouseholdPatch,
                                         HouseholdQuery)
 from app.api.spec import endpoint
-from app.services.people import households
+from app.services.people import households, policy
 from app.services.people import scope
+
+# What a volunteer sees of a household (api.md): what the counter needs, no more.
+COUNTER_FIELDS = ("id", "code", "head_name", "village_id", "balance", "pending", "status")
+
+
+def _shown(body: dict) -> dict:
+    """A household's body as the user may see it: whole for those who keep or read
+    the register, the counter's fields only for a volunteer."""
+    if policy.can(g.user, "households.read_register"):
+        return body
+    return {key: body[key] for key in COUNTER_FIELDS}
 
 
 @bp.post("/households")
@@ -23,20 +34,21 @@ def create_household():
 @endpoint("households.read", tag="households", query=HouseholdQuery, body=HouseholdPage,
           problems=(404,))
 def list_households():
-    """Search the register (paginated); `q` is never logged."""
+    """Search the register (paginated); `q` is never logged. A volunteer must give `q`
+    and sees only the counter's fields."""
     page, per_page = pagination()
     items, total = households.search_households(
         g.user, village_id=request.args.get("village_id"), q=request.args.get("q"),
         status=request.args.get("status"), page=page, per_page=per_page,
     )
-    return paginated(serializers.households(items), page, per_page, total)
+    return paginated([_shown(h) for h in serializers.households(items)], page, per_page, total)
 
 
 @bp.get("/households/<int:household_id>")
 @endpoint("households.read", tag="households", body=HouseholdOut, problems=(404,))
 def get_household(household_id: int):
     """One household."""
-    return serializers.household(scope.get_household(g.user, household_id))
+    return _shown(serializers.household(scope.get_household(g.user, household_id)))
 
 
 @bp.patch("/households/<int:household_id>")

@@ -58,24 +58,31 @@ class HouseholdQuery(PageQuery):
     village_id: Annotated[QueryId(), Field(
         description="A village in the user's reach (else 404).")] = None
     q: Annotated[Anything({"type": "string"}), Field(
-        description="Part of the head's name or of the code.")] = None
+        description="Part of the head's name or of the code; a volunteer must give one "
+                    "(at least one character), else 422.")] = None
     status: Anything({"enum": list(HOUSEHOLD_STATUSES)}) = None
 
 
+REGISTER_ONLY = ("The register's (staff, cadres, admins); a volunteer sees only id, code, "
+                 "head_name, village_id, balance, pending and status.")
+
+
 class HouseholdOut(Body):
+    """A household. A volunteer sees only what the counter needs (api.md, "What a
+    volunteer sees of a household"); the other fields are left out for them."""
     id: int
     code: str = Field(description="Generated, unique across the deployment.")
     village_id: int
-    village: str
+    village: str = Field(None, description=REGISTER_ONLY)
     head_name: str
-    members: int
-    phone: str | None
-    address: str | None
-    tags: list[str]
+    members: int = Field(None, description=REGISTER_ONLY)
+    phone: str | None = Field(None, description=REGISTER_ONLY)
+    address: str | None = Field(None, description=REGISTER_ONLY)
+    tags: list[str] = Field(None, description=REGISTER_ONLY)
     status: HouseholdStatus
     balance: int = Field(description="Posted points only.")
     pending: int = Field(description="The signed sum of pending and disputed entries.")
-    created_at: Moment
+    created_at: Moment = Field(None, description=REGISTER_ONLY)
 
 
 HouseholdPage = page_of(HouseholdOut, "HouseholdPage")

@@ -128,7 +128,8 @@ def update_household(actor: User, household_id, data: dict) -> Household:
 
 def search_households(actor: User, *, village_id=None, q: str | None = None,
                       status: str | None = None, page: int = 1, per_page: int = 50):
-    """A page of the households the user can see, with the total."""
+    """A page of the households the user can see, with the total. A volunteer
+    (who does not read the register) must search for someone: `q` is required."""
     policy.require(actor, "households.read")
     query = visible_households(actor)
     if village_id not in (None, ""):
@@ -137,6 +138,9 @@ def search_households(actor: User, *, village_id=None, q: str | None = None,
         village = get_region(actor, as_id(village_id))
         query = query.where(Household.village_id == village.id)
     q = (q or "").replace("\x00", "")
+    if not q.strip() and not policy.can(actor, "households.read_register"):
+        # A volunteer finds the household in front of them; the register is not theirs to browse.
+        raise ValidationError({"q": [_l("Type part of the name or the household code.")]})
     if q:
         query = query.where(contains(q, Household.head_name, Household.code))
     if status in HOUSEHOLD_STATUSES:
