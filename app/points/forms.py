@@ -39,7 +39,7 @@ class ReasonForm(FlaskForm):
     """Objection, decision, withdrawal, reversal: a reason, who objected (an
     objection only), and the page to go back to."""
     reason = StringField(_l("Reason"))
-    objector = StringField(_l("Who objected (optional, not shown in public)"))
+    objector = StringField(_l("Who objected (optional, kept private)"))
     next = HiddenField()
 
 

@@ -1,5 +1,5 @@
-"""Pages without a login: a village's public notice and a household's own
-passbook (card number + PIN, throttled, read-only)."""
+"""Pages without a login: the list of village notices, a village's public
+notice and a household's own passbook (card number + PIN, throttled, read-only)."""
 import re
 import time
 from datetime import date
@@ -25,6 +25,12 @@ def month_label(first: date) -> str:
 
 
 # -- the village public notice ------------------------------------------------------------
+
+@bp.get("/notices")
+def notices_index():
+    """The public entry page: every village, by township, each linking to its notice."""
+    return render_template("public/notices.html", groups=notices.public_villages())
+
 
 @bp.get("/notice/<int:village_id>")
 @bp.get("/notice/<int:village_id>/<month>")

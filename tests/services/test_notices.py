@@ -46,3 +46,26 @@ def test_month_outside_range_is_not_found(world):
                            (world.east.id, None)):
         with pytest.raises(NotFound):
             notices.village_notice(village, month)
+
+
+def test_notice_rows_carry_the_household_digits_and_leave_withdrawals_out(world):
+    """Each row and ranking line has the last 4 digits of its household code; a withdrawn
+    award is not on the notice and not in the ranking."""
+    make_rule("A", 5)
+    kept, gone = award(world, "staff", ["v1a", "v1b"], "A")
+    entries.withdraw_entry(world.users["staff"], gone.id, {"reason": "录错户"})
+    db.session.commit()
+    notice = notices.village_notice(world.v1.id)
+    code = world.households["v1a"].code
+    assert [(r.name, r.household_no) for r in notice.rows] == [("杜*梅", code[-4:])]
+    assert [(r.name, r.household_no, r.points) for r in notice.ranking] == [("杜*梅", code[-4:], 5)]
+    assert notices.household_digits("0012-12345") == "2345"
+
+
+def test_public_villages_grouped_by_township(world):
+    """Active villages, grouped under their township, townships and villages by name."""
+    world.v2.active = False
+    db.session.commit()
+    groups = notices.public_villages()
+    assert [(g.township.name, g.places, [v.name for v in g.villages]) for g in groups] == [
+        ("东岭镇", ["青山县"], ["东坪村"]), ("西坡乡", ["青山县"], ["西沟村"])]

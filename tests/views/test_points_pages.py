@@ -315,7 +315,7 @@ def test_cadre_reverses_a_posted_entry_once(client, world):
     assert "flash-success" in text_of(r)
     again = client.post(f"/points/entries/{entry.id}/reverse", data={"reason": "again"},
                         follow_redirects=True)
-    assert "此记录已冲正" in text_of(again)  # "already been reversed"
+    assert "此记录已撤销" in text_of(again)  # "already been reversed"
     db.session.rollback()
     reversals = entries(kind="reversal")
     assert len(reversals) == 1 and reversals[0].reversal_of == entry.id
@@ -489,3 +489,142 @@ def test_out_of_scope_household_is_404(client, world):
     assert client.post(f"/points/entries/{entry.id}/objection", data={"reason": "x"}).status_code == 404
     assert client.get(f"/points/award/households?village_id={world.v1.id}").status_code == 404
     assert len(entries()) == 1 and entries()[0].status == "pending"
+
+
+# -- withdrawal, the objector apart, a reason for upholding (issue 10) ----------------------
+
+def test_author_withdraws_a_mistaken_award_from_the_passbook_page(client, world):
+    """The author sees a withdraw action (reason required, a confirmation on the button) on
+    the household page; other staff in scope do not; withdrawn, the passbook says 已撤回."""
+    make_rule("HJ-01", 5)
+    entry = award(world, "staff", ["v1a"], "HJ-01")[0]
+    hh = world.households["v1a"]
+    action = f"/points/entries/{entry.id}/withdraw"
+    login(client, "staff_east")
+    assert action not in text_of(client.get(f"/points/households/{hh.id}"))
+    r = client.post(action, data={"reason": "录错了"}, follow_redirects=True)
+    assert "flash-error" in text_of(r)
+    assert entries()[0].status == "pending"
+    client.post("/logout")
+    login(client, "staff")
+    page = text_of(client.get(f"/points/households/{hh.id}"))
+    form = page[page.index(f'action="{action}"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="reason"' in form and "required" in form and "data-confirm=" in form
+    r = client.post(action, data={"reason": " ", "next": f"/points/households/{hh.id}"},
+                    follow_redirects=True)
+    assert "flash-error" in text_of(r) and entries()[0].status == "pending"
+    r = client.post(action, data={"reason": "录错户了", "next": f"/points/households/{hh.id}"},
+                    follow_redirects=True)
+    page = text_of(r)
+    assert "flash-success" in page
+    [e] = entries()
+    assert (e.status, e.withdrawn, e.decision_reason) == ("cancelled", True, "录错户了")
+    book = page[page.index(f'id="e-{entry.id}"'):]
+    assert "已撤回" in book and "录错户了" in book and action not in page
+    assert db.session.get(Household, hh.id).balance == 0
+
+
+def test_withdraw_on_the_review_page_for_author_and_cadres_only(client, world):
+    """The review page offers withdraw on the author's own entries on notice and to cadres."""
+    make_rule("HJ-01", 5)
+    mine = award(world, "staff", ["v1a"], "HJ-01")[0]
+    theirs = award(world, "staff_east", ["v1b"], "HJ-01")[0]
+    login(client, "staff")
+    page = text_of(client.get("/points/review"))
+    assert f"/points/entries/{mine.id}/withdraw" in page
+    assert f"/points/entries/{theirs.id}/withdraw" not in page
+    client.post("/logout")
+    login(client, "cadre")
+    page = text_of(client.get("/points/review"))
+    assert f"/points/entries/{mine.id}/withdraw" in page and f"/points/entries/{theirs.id}/withdraw" in page
+    client.post(f"/points/entries/{theirs.id}/withdraw", data={"reason": "重复录入"})
+    assert {e.id: e.withdrawn for e in entries()} == {mine.id: False, theirs.id: True}
+
+
+def test_objection_asks_the_reason_and_keeps_the_objector_out_of_public(client, world):
+    """The objection form asks the reason and, apart, who objected; staff see both; the
+    public passbook, the public notice and the passbook export show the reason only."""
+    make_rule("HJ-01", 5)
+    entry = award(world, "staff", ["v1a"], "HJ-01")[0]
+    hh = world.households["v1a"]
+    card = issue(world, "v1a")
+    login(client, "staff")
+    page = text_of(client.get("/points/review"))
+    assert "异议人及理由" not in page and 'name="objector"' in page
+    r = client.post(f"/points/entries/{entry.id}/objection",
+                    data={"reason": "那天没有打扫", "objector": "邻居萧桂兰"}, follow_redirects=True)
+    assert "flash-success" in text_of(r)
+    e = entries()[0]
+    assert (e.status, e.objection_reason, e.objector) == ("disputed", "那天没有打扫", "邻居萧桂兰")
+    staff_page = text_of(client.get(f"/points/households/{hh.id}"))
+    assert "那天没有打扫" in staff_page and "邻居萧桂兰" in staff_page
+    for fmt in ("csv", "xlsx"):
+        r = client.get(f"/points/households/{hh.id}?format={fmt}")
+        assert r.status_code == 200
+        if fmt == "csv":
+            assert "邻居萧桂兰" not in r.get_data(as_text=True)
+        else:
+            sheet = load_workbook(io.BytesIO(r.data)).active
+            cells = {str(c.value) for row in sheet.iter_rows() for c in row}
+            assert not any("邻居萧桂兰" in c for c in cells)
+    client.post("/logout")
+    set_pin(client, world)
+    notice = text_of(client.get(f"/notice/{world.v1.id}"))
+    assert "邻居萧桂兰" not in notice and "萧桂兰" not in notice
+    client.post("/passbook", data={"card_number": cards.format_number(card.number), "pin": "482913"})
+    book = text_of(client.get("/passbook"))
+    assert "那天没有打扫" in book and "萧桂兰" not in book
+
+
+def test_cadre_upholds_with_a_reason_shown_with_the_decision(client, world):
+    """Upholding an objection may record a reason; the passbook shows it as the decision."""
+    make_rule("HJ-01", 5)
+    entry = award(world, "staff", ["v1a"], "HJ-01")[0]
+    login(client, "staff")
+    client.post(f"/points/entries/{entry.id}/objection", data={"reason": "有人说没打扫"})
+    client.post("/logout")
+    login(client, "cadre")
+    page = text_of(client.get("/points/review"))
+    approve = page[page.index(f'action="/points/entries/{entry.id}/approve"'):]
+    assert 'name="reason"' in approve[:approve.index("</form>")]
+    client.post(f"/points/entries/{entry.id}/approve", data={"reason": "村委会核实已打扫"})
+    e = entries()[0]
+    assert (e.status, e.decision_reason) == ("pending", "村委会核实已打扫")
+    page = text_of(client.get(f"/points/households/{world.households['v1a'].id}"))
+    assert "村委会核实已打扫" in page
+
+
+def test_notice_tells_same_masked_names_apart_and_ranks_first(client, world):
+    """Beside each masked name the notice shows the last 4 digits of the household number;
+    the ranking comes before the list of entries."""
+    from app.services.people.households import create_household
+    make_rule("HJ-01", 5)
+    twins = [create_household(world.users["admin"], {"village_id": world.v1.id, "head_name": name})
+             for name in ("萧桂兰", "萧桂芝")]
+    db.session.commit()
+    from app.services.points.awards import award_points
+    award_points(world.users["staff"], {"household_ids": [h.id for h in twins], "rule_code": "HJ-01",
+                                        "occurred_on": today()})
+    db.session.commit()
+    page = text_of(client.get(f"/notice/{world.v1.id}"))
+    digits = [h.code[-4:] for h in twins]
+    assert digits[0] != digits[1]
+    for d in digits:
+        assert page.count(f"尾号{d}") == 2          # in the ranking and in the list
+    assert page.index('class="ranking"') < page.index('class="notice-table"')
+    assert "萧桂兰" not in page and "萧桂芝" not in page
+
+
+def test_public_list_of_village_notices(client, world):
+    """Without a login, /notices lists the villages by township, each linking to its notice;
+    the login page and the passbook page link to it."""
+    r = client.get("/notices")
+    page = text_of(r)
+    assert r.status_code == 200
+    for v in (world.v1, world.v2, world.v3):
+        assert f'href="/notice/{v.id}"' in page and v.name in page
+    assert page.index("东岭镇") < page.index("东坪村") < page.index("西坡乡") < page.index("西沟村")
+    assert "杜玉梅" not in page and "杜*梅" not in page
+    assert 'href="/notices"' in text_of(client.get("/login"))
+    assert 'href="/notices"' in text_of(client.get("/passbook"))

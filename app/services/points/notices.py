@@ -1,7 +1,10 @@
 """The village public notice (积分公示) of a month: the awards and deductions
 dated in that month with where each stands in its notice, the objection
 deadline, and the month's ranking. The notice is public (no login), so
-household names are masked unless POINTS_NOTICE_MASK_NAMES is off."""
+household names are masked unless POINTS_NOTICE_MASK_NAMES is off; the last
+digits of the household code stand beside each name, so that two households
+whose masked names are the same can be told apart. `public_villages` lists
+the villages for the public entry page."""
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -58,11 +61,18 @@ def last_notice_day(notice_ends_at: datetime) -> date:
     return (notice_ends_at.astimezone(local_zone()) - timedelta(microseconds=1)).date()
 
 
+def household_digits(code: str, n: int = 4) -> str:
+    """The last digits of a household code (00120007 -> 0007): beside a masked
+    name, they tell apart households whose masked names are the same."""
+    return re.sub(r"\D", "", code or "")[-n:]
+
+
 @dataclass
 class NoticeRow:
     entry_id: int
     occurred_on: date
     name: str
+    household_no: str
     rule_name: str
     points: int
     note: str | None
@@ -75,6 +85,7 @@ class NoticeRow:
 class RankRow:
     rank: int
     name: str
+    household_no: str
     points: int
     entries: int
 
@@ -151,7 +162,7 @@ def village_notice(village_id, month: str | None = None, *, now: datetime | None
     if mask is None:
         mask = bool(current_app.config["POINTS_NOTICE_MASK_NAMES"])
     found = db.session.execute(
-        select(LedgerEntry, Household.id, Household.head_name, Rule.name)
+        select(LedgerEntry, Household.id, Household.head_name, Household.code, Rule.name)
         .join(Household, LedgerEntry.household_id == Household.id)
         .outerjoin(Rule, LedgerEntry.rule_id == Rule.id)
         .where(Household.village_id == village.id,
@@ -165,24 +176,51 @@ def village_notice(village_id, month: str | None = None, *, now: datetime | None
     notice = VillageNotice(village=village, places=_places(village), month=first, today=today,
                            masked=mask)
     totals: dict[int, list] = {}
-    for entry, household_id, head_name, rule_name in found:
+    for entry, household_id, head_name, code, rule_name in found:
         name = mask_name(head_name) if mask else head_name
+        digits = household_digits(code)
         state = _state(entry, reversed_ids, now)
         deadline = (last_notice_day(entry.notice_ends_at)
                     if state == "notice" and entry.notice_ends_at is not None else None)
-        notice.rows.append(NoticeRow(entry.id, entry.occurred_on, name, rule_name or entry.rule_code or "",
+        notice.rows.append(NoticeRow(entry.id, entry.occurred_on, name, digits,
+                                     rule_name or entry.rule_code or "",
                                      entry.points, entry.note, state, deadline))
         if deadline is not None and (notice.deadline is None or deadline > notice.deadline):
             notice.deadline = deadline
         if state != "reversed":
-            total = totals.setdefault(household_id, [name, 0, 0])
+            total = totals.setdefault(household_id, [name, 0, 0, digits])
             total[1] += entry.points
             total[2] += 1
-    ordered = sorted(totals.values(), key=lambda t: (-t[1], t[0]))
+    ordered = sorted(totals.values(), key=lambda t: (-t[1], t[0], t[3]))
     rank = 0
     previous_points = None
-    for position, (name, pts, count) in enumerate(ordered, start=1):
+    for position, (name, pts, count, digits) in enumerate(ordered, start=1):
         if pts != previous_points:
             rank, previous_points = position, pts
-        notice.ranking.append(RankRow(rank, name, pts, count))
+        notice.ranking.append(RankRow(rank, name, digits, pts, count))
     return notice
+
+
+@dataclass
+class TownshipVillages:
+    township: Region | None
+    places: list[str]
+    villages: list[Region]
+
+
+def public_villages() -> list[TownshipVillages]:
+    """Every active village, grouped by its township (the region above it),
+    townships and villages by name: the public entry page to the notices."""
+    villages = db.session.scalars(
+        select(Region).where(Region.level == "village", Region.active.is_(True))
+        .order_by(Region.name, Region.id)).all()
+    parent_ids = {v.parent_id for v in villages if v.parent_id is not None}
+    parents = {r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(parent_ids)))}
+    groups: dict[int | None, TownshipVillages] = {}
+    for village in villages:
+        parent = parents.get(village.parent_id)
+        key = parent.id if parent is not None else None
+        if key not in groups:
+            groups[key] = TownshipVillages(parent, _places(parent) if parent is not None else [], [])
+        groups[key].villages.append(village)
+    return sorted(groups.values(), key=lambda g: (g.places, g.township.name if g.township else ""))
