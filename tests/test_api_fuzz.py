@@ -42,13 +42,13 @@ NO_FRACTION = "x-no-fraction"
 
 
 def ean13() -> st.SearchStrategy[str]:
-    """Barcodes with the right check digit (format "ean13"), so products get made."""
+    """Barcodes with the right check digit (format "gtin"), so products get made."""
     from app.services.goods.products import ean13_check_digit
 
     return st.from_regex(r"\A[0-9]{12}\Z").map(lambda d: d + str(ean13_check_digit(d)))
 
 
-schemathesis.openapi.format("ean13", ean13())
+schemathesis.openapi.format("gtin", ean13())
 
 
 @pytest.fixture

@@ -235,17 +235,18 @@ def Tags():
     return Annotated[list[tag] | None, refused_when(TAGS_RULE), Check(check)]
 
 
-EAN13_PATTERN = r"^[0-9]{13}$"
-CHECK_DIGIT_RULE = "its check digit (the last of the 13 digits, EAN-13) is wrong"
-BARCODE_RULE = f"{CHECK_DIGIT_RULE}, or another product already has it"
+GTIN_PATTERN = r"^([0-9]{8}|[0-9]{12,14})$"
+CHECK_DIGIT_RULE = "its check digit (the last digit) is wrong"
+BARCODE_RULE = f"{CHECK_DIGIT_RULE}, or another product already has it (in any of its forms)"
 
 
 def Barcode():
-    """An EAN-13 barcode (products.barcode), or none."""
+    """A GTIN barcode (products.barcode): EAN-8, UPC-A (12 digits), EAN-13 or
+    GTIN-14, stored in one normal form (products.normal_gtin), or none."""
     def check(errors, data, field):
         return products.barcode(errors, data, field)
-    return Annotated[str | None, Field(pattern=EAN13_PATTERN), refused_when(
-        BARCODE_RULE, format="ean13"), Check(check)]
+    return Annotated[str | None, Field(pattern=GTIN_PATTERN),
+                     refused_when(BARCODE_RULE, format="gtin"), Check(check)]
 
 
 def YesNo():

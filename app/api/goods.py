@@ -28,6 +28,10 @@ STOCKTAKE_STATE = {404: PROBLEMS[404],
 
 # -- shapes --------------------------------------------------------------------
 
+def _iso(day) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 def product_body(p) -> dict:
     return {"id": p.id, "name": p.name, "unit": p.unit, "points_price": p.points_price,
             "barcode": p.barcode, "category": p.category, "active": p.active,
@@ -44,7 +48,8 @@ def donation_body(d) -> dict:
             "received_on": d.received_on.isoformat(), "note": d.note,
             "created_at": d.created_at.isoformat(),
             "lines": [{"id": line.id, "product_id": line.product_id, "quantity": line.quantity,
-                       "unit_value": yuan(line.unit_value_fen), "purchase_id": line.purchase_id}
+                       "unit_value": yuan(line.unit_value_fen), "best_before": _iso(line.best_before),
+                       "purchase_id": line.purchase_id}
                       for line in d.lines]}
     if d.kind == "cash":
         body["amount"] = yuan(d.amount_fen)
@@ -58,7 +63,8 @@ def purchase_body(p) -> dict:
     return {"id": p.id, "donation_id": p.donation_id, "supermarket_id": p.supermarket_id,
             "purchased_on": p.purchased_on.isoformat(), "supplier": p.supplier, "note": p.note,
             "lines": [{"id": line.id, "product_id": line.product_id, "quantity": line.quantity,
-                       "unit_value": yuan(line.unit_value_fen)} for line in lines]}
+                       "unit_value": yuan(line.unit_value_fen),
+                       "best_before": _iso(line.best_before)} for line in lines]}
 
 
 def lot_body(lot) -> dict:
@@ -67,7 +73,8 @@ def lot_body(lot) -> dict:
             "source_lot_id": lot.source_lot_id, "transfer_id": lot.transfer_id,
             "stocktake_id": lot.stocktake_id, "quantity": lot.quantity, "remaining": lot.remaining,
             "redeemed": lot.redeemed, "written_off": lot.written_off,
-            "transferred_out": lot.transferred_out, "received_on": lot.received_on.isoformat()}
+            "transferred_out": lot.transferred_out, "received_on": lot.received_on.isoformat(),
+            "best_before": _iso(lot.best_before)}
 
 
 def writeoff_body(w) -> dict:
@@ -120,7 +127,7 @@ def create_product():
 @bp.get("/products")
 @endpoint("products.read", tag="goods", query=schemas.ProductQuery, body=schemas.ProductPage)
 def list_products():
-    """Products (paginated); ?barcode= finds one by its EAN-13."""
+    """Products (paginated); ?barcode= finds one by its GTIN, in any of its forms."""
     page, per_page = pagination()
     items, total = goods.search_products(
         barcode_value=request.args.get("barcode") or None, q=request.args.get("q"),

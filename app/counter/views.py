@@ -221,7 +221,7 @@ def api_household():
 @bp.get("/api/product")
 @json_view
 def api_product():
-    """A scanned EAN-13: the product and its stock at this supermarket."""
+    """A scanned barcode (any GTIN form): the product and its stock at this supermarket."""
     sm = service.till(current_user, request.args.get("supermarket_id", type=int))
     product = product_by_barcode(request.args.get("barcode", ""))
     return {"product": _product_body(product, levels.stock_for(sm, [product.id])[product.id])}

@@ -22,7 +22,7 @@ from app.services.errors import ValidationError
 from app.services.goods.products import yuan
 from app.services import clock
 
-LINE_RE = re.compile(r"lines-(\d{1,3})-(product_id|quantity|unit_value)")
+LINE_RE = re.compile(r"lines-(\d{1,3})-(product_id|quantity|unit_value|best_before)")
 
 
 def _keeper_markets() -> list[Supermarket]:
@@ -99,6 +99,8 @@ def donation(donation_id: int):
                and d.amount_fen > service.spent_fen(d.id))
     return render_template("goods/donation.html", donation=d, trace=trace, can_buy=can_buy,
                            purchases=service.purchases_of(d),
+                           best_before={line.id: line.best_before for line in d.lines
+                                        if line.best_before is not None},
                            spent=service.spent_fen(d.id) if d.kind == "cash" else 0)
 
 
@@ -108,9 +110,12 @@ def receipt(donation_id: int):
     lines = [line for line in d.lines if line.purchase_id is None]
     valued = [line for line in lines if line.unit_value_fen is not None]
     total_value = sum(line.quantity * line.unit_value_fen for line in valued) if valued else None
+    # A line without a value is marked on the receipt, never silently left out of the total.
     return render_template("goods/receipt.html", donation=d, lines=lines,
                            total_units=sum(line.quantity for line in lines),
-                           total_value=total_value, auto_print=request.args.get("print") == "1")
+                           total_value=total_value, unvalued=len(lines) - len(valued),
+                           dated=any(line.best_before for line in lines),
+                           auto_print=request.args.get("print") == "1")
 
 
 def _posted_lines() -> list[dict]:
@@ -170,8 +175,9 @@ def receive():
         else:
             data["donor_id"] = form.get("donor_id")
         for line in data["lines"]:
-            if not line.get("unit_value"):
-                line.pop("unit_value", None)
+            for optional in ("unit_value", "best_before"):
+                if not line.get(optional):
+                    line.pop(optional, None)
         with attempt(ValidationError) as refused:
             d = service.receive_donation(current_user, data)
         error = refused.error

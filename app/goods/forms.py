@@ -14,7 +14,7 @@ class ProductForm(FlaskForm):
     unit = StringField(_l("Unit"))
     points_price = StringField(_l("Points price"))
     category = StringField(_l("Category"))
-    barcode = StringField(_l("Barcode (EAN-13)"))
+    barcode = StringField(_l("Barcode (EAN-13, EAN-8, UPC-A or GTIN-14)"))
     low_stock_threshold = StringField(_l("Low-stock threshold"))
     submit = SubmitField(_l("Save"))
 
@@ -42,6 +42,8 @@ class DonorForm(FlaskForm):
 
 class WriteoffForm(FlaskForm):
     product_id = SelectField(_l("Product"), coerce=str)
+    # Any lot id goes to the service, which says why it is not one of this product here.
+    lot_id = SelectField(_l("Lot"), coerce=str, validate_choice=False)
     quantity = StringField(_l("Quantity"))
     reason = SelectField(_l("Reason"), choices=select_choices(REASONS.items()))
     note = StringField(_l("Note"))

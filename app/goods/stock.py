@@ -12,8 +12,9 @@ from app.extensions import db
 from app.forms import apply_errors, page_number
 from app.goods import bp
 from app.goods.forms import DecisionForm, TransferForm, WriteoffForm
+from app.goods.text import REASONS
 from app.households.forms import select_choices
-from app.models import Product, Supermarket
+from app.models import Lot, Product, Supermarket
 from app.services.errors import Conflict, InsufficientStock, ValidationError
 from app.services.goods import levels, stocktakes, transfers, writeoffs
 from app.services.goods import products as goods
@@ -96,14 +97,44 @@ def writeoffs_list(supermarket_id: int):
                            page=page_number(), per_page=per_page)
 
 
+def _lot_label(lot) -> str:
+    when = (_("best before %(day)s", day=lot.best_before.isoformat()) if lot.best_before
+            else _("no best-before date"))
+    return _("%(product)s · lot #%(id)d · %(when)s · %(n)d left", product=lot.product.name,
+             id=lot.id, when=when, n=lot.remaining)
+
+
+def _choose_lot(form, sm: Supermarket) -> None:
+    """The lot choices: automatic (expiring first), or one lot with units left,
+    of the chosen product when there is one. ?lot_id= (the home page's expiring
+    list) preselects the lot and its product, ?reason= the reason."""
+    if request.method == "GET":
+        if request.args.get("reason") in REASONS:
+            form.reason.data = request.args["reason"]
+        lot = db.session.get(Lot, request.args.get("lot_id", type=int) or 0)
+        if lot is not None and lot.supermarket_id == sm.id:
+            form.lot_id.data = str(lot.id)
+            form.product_id.data = str(lot.product_id)
+    product_id = form.product_id.data if str(form.product_id.data or "").isdigit() else None
+    lots = levels.lots_in_stock(sm.id, int(product_id) if product_id else None)
+    form.lot_id.choices = select_choices(
+        [("", _("Automatic: the lot that expires first, then the oldest"))] +
+        [(str(lot.id), _lot_label(lot)) for lot in lots])
+
+
 @bp.route("/stock/<int:supermarket_id>/writeoff", methods=["GET", "POST"])
 def writeoff(supermarket_id: int):
     sm = scope.supermarket_for(current_user, "stock.keep", supermarket_id)
     form = WriteoffForm()
     _choose_product_in_stock(form, sm)
+    if request.method == "POST" and not form.product_id.data and form.lot_id.data:
+        chosen = db.session.get(Lot, int(form.lot_id.data)) if form.lot_id.data.isdigit() else None
+        if chosen is not None and chosen.supermarket_id == sm.id:  # the lot names its product
+            form.product_id.data = str(chosen.product_id)
+    _choose_lot(form, sm)
     if form.validate_on_submit() and _took_stock(form, lambda: writeoffs.write_off(current_user, sm.id, {
             "product_id": form.product_id.data, "quantity": form.quantity.data,
-            "reason": form.reason.data, "note": form.note.data})):
+            "reason": form.reason.data, "note": form.note.data, "lot_id": form.lot_id.data})):
         flash(_("Written off."), "success")
         return redirect(url_for("goods.stock", supermarket_id=sm.id))
     recent = writeoffs.writeoffs_at(current_user, sm.id, per_page=20)[1]

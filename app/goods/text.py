@@ -91,5 +91,13 @@ def _goods_helpers():
             return []
         return low_stock(current_user, limit=limit)
 
-    return {"goods_low_stock": goods_low_stock, "donor_kinds": DONOR_KINDS,
+    def goods_expiring():
+        from app.services.goods.levels import expiring
+
+        if not current_user.is_authenticated:
+            return []
+        return expiring(current_user)
+
+    return {"goods_low_stock": goods_low_stock, "goods_expiring": goods_expiring,
+            "donor_kinds": DONOR_KINDS,
             "writeoff_reasons": REASONS, "stocktake_statuses": STOCKTAKE_STATUSES}

@@ -32,7 +32,6 @@ class Product(db.Model):
     unit: Mapped[str] = mapped_column(String(20))
     points_price: Mapped[int]
     category: Mapped[str | None] = mapped_column(String(50))
-    # EAN-13, check digit verified by the service.
     # A GTIN in one normal form (app/services/goods/products.normal_gtin).
     barcode: Mapped[str | None] = mapped_column(String(14), unique=True)
     # Stock at or below this shows as low on the stock page and the volunteer's home.

@@ -4,11 +4,12 @@
 //
 // Keyboard flow for a USB scanner: the scan field keeps the focus; a scanner
 // types the code and Enter. "81" + 39 digits (a card's QR payload) or a typed
-// 10-digit card number selects the household; an EAN-13 adds one of that
+// 10-digit card number selects the household; a product barcode (EAN-13,
+// EAN-8, UPC-A or GTIN-14) adds one of that
 // product (only once a household is selected). Ctrl+Enter confirms. Scans are
 // handled one after another, in the order they came.
 //
-// The camera (HTTPS or localhost only) decodes QR cards and EAN-13 barcodes
+// The camera (HTTPS or localhost only) decodes QR cards and EAN-13, EAN-8 and UPC-A barcodes
 // with the vendored BarcodeDetector (ZXing wasm from /static/vendor).
 (function () {
   "use strict";
@@ -347,6 +348,7 @@
   var reasonForm = document.getElementById("nc-reason-form");
   var otherInput = document.getElementById("nc-other");
   var noCardError = document.getElementById("nc-error");
+  var searchError = document.getElementById("nocard-found");
   var reasonLegend = document.getElementById("nc-reason-legend");
   var legendText = reasonLegend.textContent;
   var picked = null;
@@ -357,6 +359,7 @@
     if (q !== undefined) { noCardQ.value = q; }
     noCardPick.hidden = true;
     noCardError.textContent = "";
+    searchError.textContent = "";
     noCardQ.focus();
   }
 
@@ -386,6 +389,7 @@
 
   function showPick(item) {
     picked = item;
+    searchError.textContent = "";
     noCardResults.textContent = "";
     setText("nc-name", item.head_name);
     setText("nc-village", item.village);
@@ -402,9 +406,10 @@
 
   function search(body, shown) {
     noCardError.textContent = "";
+    searchError.textContent = "";
     body.supermarket_id = data.supermarket_id;
     return api("POST", urls.households, body).then(function (r) {
-      if (!r.ok) { noCardError.textContent = problemText(r.body); return; }
+      if (!r.ok) { searchError.textContent = problemText(r.body); return; }
       var items = r.body.items || [];
       if (items.length === 1 && body.code) { showPick(items[0]); return; }
       showResults(items);
@@ -412,7 +417,7 @@
       say(items.length ? fill(msg.searchFound, {n: items.length}) :
         (body.code ? fill(msg.codeNone, {code: shown}) : fill(msg.searchNone, {q: shown})),
           items.length ? "ok" : "error");
-      if (!items.length) { noCardError.textContent = status.textContent; }
+      if (!items.length) { searchError.textContent = status.textContent; }
     });
   }
 
@@ -431,7 +436,7 @@
   document.getElementById("nocard-search").addEventListener("submit", function (event) {
     event.preventDefault();
     var q = noCardQ.value.trim();
-    if (!q) { noCardError.textContent = msg.searchType; noCardQ.focus(); return; }
+    if (!q) { searchError.textContent = msg.searchType; noCardQ.focus(); return; }
     search({q: q}, q);
   });
 
@@ -490,16 +495,27 @@
     say(fill(msg.added, {name: p.name, n: have + n}), "ok");
   }
 
-  function ean13Valid(code) {
+  // GTINs (EAN-8, UPC-A, EAN-13, GTIN-14): the check digit, and the one form
+  // the server stores (app/services/goods/products.normal_gtin), so a UPC-A
+  // finds its product whether the scanner sends 12, 13 or 14 digits.
+  function gtinValid(code) {
     var sum = 0;
-    for (var i = 0; i < 12; i++) { sum += Number(code[i]) * (i % 2 ? 3 : 1); }
-    return (10 - sum % 10) % 10 === Number(code[12]);
+    var n = code.length;
+    for (var i = 0; i < n - 1; i++) { sum += Number(code[i]) * ((n - 1 - i) % 2 ? 3 : 1); }
+    return (10 - sum % 10) % 10 === Number(code[n - 1]);
+  }
+
+  function normalGtin(code) {
+    var gtin14 = ("00000000000000" + code).slice(-14);
+    if (gtin14.slice(0, 6) === "000000") { return gtin14.slice(6); }
+    return gtin14[0] === "0" ? gtin14.slice(1) : gtin14;
   }
 
   function scanProduct(code) {
     if (!household) { say(msg.needCard, "error"); return; }
-    if (!ean13Valid(code)) { say(fill(msg.misread, {code: code}), "error"); return; }
-    if (byBarcode[code] && byBarcode[code].stock > 0) { addProduct(byBarcode[code]); return; }
+    if (!gtinValid(code)) { say(fill(msg.misread, {code: code}), "error"); return; }
+    var known = byBarcode[normalGtin(code)];
+    if (known && known.stock > 0) { addProduct(known); return; }
     // Not on a tile, or sold out when the page was drawn: ask the server.
     var url = urls.product + "?supermarket_id=" + encodeURIComponent(data.supermarket_id) +
       "&barcode=" + encodeURIComponent(code);
@@ -523,7 +539,7 @@
     if (/[^\d\s-]/.test(typed) && typed.length <= 30) { return findByName(typed); }
     if (/^81\d{39}$/.test(code)) { return selectHousehold({payload: code}); }
     if (/^\d{10}$/.test(code)) { return selectHousehold({number: code}); }
-    if (/^\d{13}$/.test(code)) { return scanProduct(code); }
+    if (/^\d{8}$|^\d{12,14}$/.test(code)) { return scanProduct(code); }
     say(fill(msg.notUnderstood, {text: String(text).slice(0, 60)}), "error");
   }
 
@@ -719,7 +735,7 @@
 
   function getDetector() {
     if (!detector && detectorApi) {
-      detector = new detectorApi.BarcodeDetector({formats: ["qr_code", "ean_13"]});
+      detector = new detectorApi.BarcodeDetector({formats: ["qr_code", "ean_13", "ean_8", "upc_a"]});
     }
     return detector;
   }

@@ -4,7 +4,10 @@
 // scan adds one of that product. A short number and Enter sets the quantity
 // of the highlighted line. The scan field keeps the focus, so the volunteer
 // can scan one item after another without touching the screen; Ctrl+Enter
-// saves. No inline script (the CSP forbids it): the page hands its data over
+// saves. A line may carry a best-before date: typed once, it is remembered
+// for that product during this delivery, so the next scans of it land on the
+// line with that date; "another date" splits the last unit off into a line of
+// its own (a second batch of the same goods). No inline script (the CSP forbids it): the page hands its data over
 // in a JSON block.
 (function () {
   "use strict";
@@ -30,12 +33,15 @@
     if (p.barcode) { byBarcode[p.barcode] = p; }
   });
 
-  // State: [{product_id, quantity, unit_value, errors}]; `current` is the highlighted line.
+  // State: [{product_id, quantity, unit_value, best_before, errors}]; `current` is the highlighted line.
   var lines = (data.lines || []).filter(function (l) { return byId[l.product_id]; }).map(function (l) {
     return {product_id: Number(l.product_id), quantity: l.quantity || "1",
-            unit_value: l.unit_value || "", errors: l.errors || []};
+            unit_value: l.unit_value || "", best_before: l.best_before || "", errors: l.errors || []};
   });
   var current = lines.length - 1;
+  // The best-before date last typed for each product in this delivery.
+  var remembered = {};
+  lines.forEach(function (l) { remembered[l.product_id] = l.best_before; });
 
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, key) {
@@ -48,10 +54,20 @@
     status.className = "scan-status" + (kind ? " scan-" + kind : "");
   }
 
-  function ean13Valid(code) {
+  // GTINs (EAN-8, UPC-A, EAN-13, GTIN-14): the check digit, and the one form
+  // the server stores (app/services/goods/products.normal_gtin), so a UPC-A
+  // finds its product whether the scanner sends 12, 13 or 14 digits.
+  function gtinValid(code) {
     var sum = 0;
-    for (var i = 0; i < 12; i++) { sum += Number(code[i]) * (i % 2 ? 3 : 1); }
-    return (10 - sum % 10) % 10 === Number(code[12]);
+    var n = code.length;
+    for (var i = 0; i < n - 1; i++) { sum += Number(code[i]) * ((n - 1 - i) % 2 ? 3 : 1); }
+    return (10 - sum % 10) % 10 === Number(code[n - 1]);
+  }
+
+  function normalGtin(code) {
+    var gtin14 = ("00000000000000" + code).slice(-14);
+    if (gtin14.slice(0, 6) === "000000") { return gtin14.slice(6); }
+    return gtin14[0] === "0" ? gtin14.slice(1) : gtin14;
   }
 
   function el(tag, attrs, text) {
@@ -76,6 +92,17 @@
       name.appendChild(el("span", {}, p.name));
       name.appendChild(el("small", {"class": "muted"}, " " + p.unit));
       name.appendChild(el("input", {type: "hidden", name: "lines-" + i + "-product_id", value: String(p.id)}));
+      var dateLabel = el("label", {"class": "line-date"});
+      dateLabel.appendChild(el("span", {"class": "muted"}, msg.bestBefore + " "));
+      var dateInput = el("input", {type: "date", "class": "date-input", name: "lines-" + i + "-best_before",
+                                   "aria-label": fill(msg.bestBeforeOf, {name: p.name})});
+      dateInput.value = line.best_before;
+      dateLabel.appendChild(dateInput);
+      if ((parseInt(line.quantity, 10) || 0) > 1) {
+        dateLabel.appendChild(el("button", {type: "button", "class": "small split", title: msg.split,
+                                            "aria-label": fill(msg.splitOf, {name: p.name})}, msg.splitShort));
+      }
+      name.appendChild(dateLabel);
       line.errors.forEach(function (e) { name.appendChild(el("div", {"class": "error"}, e)); });
       tr.appendChild(name);
 
@@ -119,10 +146,15 @@
   }
 
   function add(product, n) {
+    // The product's line with the date remembered for it (any of its lines if none was typed).
     var index = -1;
-    lines.forEach(function (line, i) { if (line.product_id === product.id) { index = i; } });
+    var date = remembered[product.id];
+    lines.forEach(function (line, i) {
+      if (line.product_id === product.id && (date === undefined || line.best_before === date)) { index = i; }
+    });
     if (index < 0) {
-      lines.push({product_id: product.id, quantity: String(n), unit_value: "", errors: []});
+      lines.push({product_id: product.id, quantity: String(n), unit_value: "", best_before: date || "",
+                  errors: []});
       index = lines.length - 1;
     } else {
       var q = (parseInt(lines[index].quantity, 10) || 0) + n;
@@ -146,13 +178,10 @@
   function handle(text) {
     var code = text.replace(/\s+/g, "");
     if (!code) { return; }
-    if (/^\d{13}$/.test(code)) {
-      if (!ean13Valid(code)) { say(fill(msg.misread, {code: code}), "error"); return; }
-      if (byBarcode[code]) { add(byBarcode[code], 1); return; }
-      say(fill(msg.unknown, {code: code}), "error");
-      return;
-    }
-    if (/^\d{8}$|^\d{12}$|^\d{14}$/.test(code)) {
+    if (/^\d{8}$|^\d{12,14}$/.test(code)) {
+      if (!gtinValid(code)) { say(fill(msg.misread, {code: code}), "error"); return; }
+      var found = byBarcode[normalGtin(code)];
+      if (found) { add(found, 1); return; }
       say(fill(msg.unknown, {code: code}), "error");
       return;
     }
@@ -180,7 +209,22 @@
     if (!row) { return; }
     var i = Number(row.getAttribute("data-index"));
     if (!button) {
-      if (!event.target.closest("input")) { current = i; render(); focusScan(); }
+      if (!event.target.closest("input, label")) { current = i; render(); focusScan(); }
+      return;
+    }
+    if (button.classList.contains("split")) {
+      // The last unit counted has another date: it starts a line of its own,
+      // and the next scans of the product go there once its date is typed.
+      var from = lines[i];
+      from.quantity = String((parseInt(from.quantity, 10) || 1) - 1);
+      lines.splice(i + 1, 0, {product_id: from.product_id, quantity: "1", unit_value: from.unit_value,
+                              best_before: "", errors: []});
+      remembered[from.product_id] = "";
+      current = i + 1;
+      render();
+      var input = tbody.querySelector('tr[data-index="' + current + '"] .date-input');
+      if (input) { input.focus(); }
+      say(fill(msg.splitDone, {name: byId[from.product_id].name}), "ok");
       return;
     }
     if (button.classList.contains("remove")) {
@@ -204,6 +248,10 @@
     var i = Number(row.getAttribute("data-index"));
     if (event.target.classList.contains("qty-input")) { lines[i].quantity = event.target.value; }
     if (event.target.classList.contains("value-input")) { lines[i].unit_value = event.target.value; }
+    if (event.target.classList.contains("date-input")) {
+      lines[i].best_before = event.target.value;
+      remembered[lines[i].product_id] = event.target.value;
+    }
     lines[i].errors = [];
     current = i;
     row.className = "current";

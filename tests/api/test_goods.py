@@ -391,3 +391,141 @@ def test_every_goods_route_is_documented(app):
         assert path in paths, path
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[path], (method, path)
+
+
+# -- every barcode donated goods carry, best-before dates (issue 10) --------------------------
+
+def test_products_take_every_gtin_in_one_normal_form(client, world):
+    """A UPC-A posted as 12 digits is stored as 13 and found by its 12-, 13- and 14-digit
+    forms; an EAN-8 stays 8 digits; posting the 13-digit form again is a duplicate; a bad
+    check digit is refused in the user's language."""
+    admin = world.headers("admin")
+    r = client.post("/api/v1/products", json={"name": "Peanut butter", "unit": "瓶", "points_price": 9,
+                                              "barcode": "036000291452"}, headers=admin)
+    assert r.status_code == 201 and r.get_json()["barcode"] == "0036000291452"
+    peanut = r.get_json()["id"]
+    r = client.post("/api/v1/products", json={"name": "口香糖", "unit": "包", "points_price": 1,
+                                              "barcode": "96385074"}, headers=admin)
+    assert r.status_code == 201 and r.get_json()["barcode"] == "96385074"
+    r = client.post("/api/v1/products", json={"name": "整箱牛奶", "unit": "箱", "points_price": 60,
+                                              "barcode": "10012345678902"}, headers=admin)
+    assert r.status_code == 201 and r.get_json()["barcode"] == "10012345678902"
+    for form in ("036000291452", "0036000291452", "00036000291452"):
+        items = client.get(f"/api/v1/products?barcode={form}",
+                           headers=world.headers("volunteer")).get_json()["items"]
+        assert [i["id"] for i in items] == [peanut], form
+    before = written()
+    b = assert_problem(client.post("/api/v1/products", json={
+        "name": "别的", "unit": "瓶", "points_price": 9, "barcode": "0036000291452"}, headers=admin),
+        422, "validation-error", "barcode")
+    assert "条码" in b["errors"]["barcode"][0]
+    b = assert_problem(client.post("/api/v1/products", json={
+        "name": "别的", "unit": "瓶", "points_price": 9, "barcode": "036000291453"},
+        headers={**admin, "Accept-Language": "zh-CN"}), 422, "validation-error", "barcode")
+    assert "校验" in b["errors"]["barcode"][0]
+    assert_problem(client.patch(f"/api/v1/products/{peanut}", json={"barcode": "96385074"}, headers=admin),
+                   422, "validation-error", "barcode")
+    assert_problem(client.get("/api/v1/products?barcode=036000291453", headers=world.headers("volunteer")),
+                   422, "validation-error", "barcode")
+    assert written() == before
+
+
+def test_donation_lines_carry_best_before_to_their_lots(client, world, products):
+    """POST /donations: a line's best_before comes back on the line and is on the lot; a line
+    without one has null; a bad date is 422 on that line with nothing written."""
+    body = donation_body(world, products)
+    body["lines"][0]["best_before"] = "2027-03-01"
+    r = client.post("/api/v1/donations", json=body, headers=world.headers("volunteer"))
+    assert r.status_code == 201, r.get_json()
+    lines = r.get_json()["lines"]
+    assert [(line["product_id"], line["best_before"]) for line in lines] == \
+        [(products["大米 5kg"].id, "2027-03-01"), (products["香皂"].id, None)]
+    lots = client.get(f"/api/v1/supermarkets/{world.sm_east.id}/lots",
+                      headers=world.headers("volunteer")).get_json()["items"]
+    assert sorted((lot["product_id"], lot["best_before"]) for lot in lots) == \
+        sorted([(products["大米 5kg"].id, "2027-03-01"), (products["香皂"].id, None)])
+    before = written()
+    for bad in ("2027-02-30", "next week", "1999-12-31", "2226-01-01"):
+        body = donation_body(world, products)
+        body["lines"][1]["best_before"] = bad
+        assert_problem(client.post("/api/v1/donations", json=body, headers=world.headers("volunteer")),
+                       422, "validation-error", "lines.1.best_before")
+    assert written() == before
+
+
+def _dated(world, product, quantity, best_before, received_on):
+    """A donation line of `product` with a best-before date (None: none), received on a day."""
+    from app.services.goods import donations as service
+    d = service.receive_donation(world.users["volunteer"], {
+        "donor_id": world.donor.id, "supermarket_id": world.sm_east.id, "received_on": received_on,
+        "lines": [{"product_id": product.id, "quantity": quantity, "best_before": best_before}]})
+    db.session.commit()
+    return db.session.scalar(select(Lot).where(Lot.donation_line_id == d.lines[0].id))
+
+
+def test_write_off_takes_the_lot_that_expires_first_or_the_one_chosen(client, world, products):
+    """Without lot_id a write-off takes the lot that expires first (one without a date last,
+    even if older); with lot_id it takes that lot; a lot of another product or another
+    supermarket is 422; more than the lot holds is 409; refusals write nothing."""
+    oil, soap = products["食用油 5L"], products["香皂"]
+    undated = _dated(world, oil, 5, None, "2026-01-05")
+    late = _dated(world, oil, 5, "2027-06-01", "2026-02-01")
+    soon = _dated(world, oil, 5, "2026-12-01", "2026-03-01")
+    soap_lot = _dated(world, soap, 5, None, "2026-03-01")
+    path = f"/api/v1/supermarkets/{world.sm_east.id}/stock/writeoffs"
+    h = world.headers("volunteer")
+    r = client.post(path, json={"product_id": oil.id, "quantity": 7, "reason": "expired"}, headers=h)
+    assert r.status_code == 201
+    assert [(t["lot_id"], t["quantity"]) for t in r.get_json()["lots"]] == [(soon.id, 5), (late.id, 2)]
+    r = client.post(path, json={"product_id": oil.id, "quantity": 2, "reason": "damaged",
+                                "lot_id": undated.id}, headers=h)
+    assert r.status_code == 201
+    assert [(t["lot_id"], t["quantity"]) for t in r.get_json()["lots"]] == [(undated.id, 2)]
+    before = written()
+    assert_problem(client.post(path, json={"product_id": oil.id, "quantity": 1, "reason": "lost",
+                                           "lot_id": soap_lot.id}, headers=h), 422, "validation-error", "lot_id")
+    assert_problem(client.post(path, json={"product_id": oil.id, "quantity": 1, "reason": "lost",
+                                           "lot_id": 987654}, headers=h), 422, "validation-error", "lot_id")
+    assert_problem(client.post(path, json={"product_id": oil.id, "quantity": 1, "reason": "lost",
+                                           "lot_id": "abc"}, headers=h), 422, "validation-error", "lot_id")
+    b = assert_problem(client.post(path, json={"product_id": oil.id, "quantity": 4, "reason": "lost",
+                                               "lot_id": undated.id}, headers=h), 409, "insufficient-stock")
+    assert "3" in b["detail"]
+    assert written() == before
+    # A lot at another supermarket (moved there) is not one of this supermarket's.
+    client.post("/api/v1/transfers", json={"from_supermarket_id": world.sm_east.id,
+                                           "to_supermarket_id": world.sm_west.id,
+                                           "product_id": oil.id, "quantity": 1}, headers=h)
+    moved = db.session.scalar(select(Lot).where(Lot.supermarket_id == world.sm_west.id))
+    assert moved.best_before == late.best_before  # the transfer carried the date (the lot expiring first)
+    assert_problem(client.post(path, json={"product_id": oil.id, "quantity": 1, "reason": "lost",
+                                           "lot_id": moved.id}, headers=h), 422, "validation-error", "lot_id")
+    db.session.expire_all()
+    assert [(lot.id, lot.remaining) for lot in (undated, late, soon)] == \
+        [(undated.id, 3), (late.id, 2), (soon.id, 0)]
+    assert_lots_balance()
+
+
+def test_checkout_takes_the_lot_that_expires_first(client, world, products):
+    """A checkout takes units from the lot that expires first, not the oldest; a lot
+    without a date goes last; a void gives each unit back to the lot it came from."""
+    from tests.checkout_helpers import card_for, give_points
+    oil = products["食用油 5L"]
+    undated = _dated(world, oil, 3, None, "2026-01-05")
+    late = _dated(world, oil, 3, "2027-06-01", "2026-02-01")
+    soon = _dated(world, oil, 2, "2026-12-20", "2026-03-01")
+    give_points(world, world.households["v1a"], 500)
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"), json={
+        "supermarket_id": world.sm_east.id, "card_payload": card_for(world, "v1a"),
+        "lines": [{"product_id": oil.id, "quantity": 4}]})
+    assert r.status_code == 201, r.get_json()
+    db.session.expire_all()
+    assert [(lot.remaining) for lot in (undated, late, soon)] == [3, 1, 0]
+    moves = db.session.scalars(select(LotMovement).where(LotMovement.checkout_id == r.get_json()["id"])
+                               .order_by(LotMovement.id)).all()
+    assert [(m.lot_id, m.quantity) for m in moves] == [(soon.id, 2), (late.id, 2)]
+    assert client.post(f"/api/v1/checkouts/{r.get_json()['id']}/void", json={"reason": "扫错了"},
+                       headers=world.headers("volunteer")).status_code == 200
+    db.session.expire_all()
+    assert [(lot.remaining) for lot in (undated, late, soon)] == [3, 3, 2]
+    assert_lots_balance()

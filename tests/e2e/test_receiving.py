@@ -186,3 +186,68 @@ def test_goods_pages_look(browser, world, live, shots):
                     page.goto(base + "/")
                     assert "香皂" in page.inner_text("#low-stock")
                 context.close()
+
+
+def line_dates(page) -> list:
+    return page.evaluate("""() => [...document.querySelectorAll('#lines tbody tr')].map(tr =>
+        [tr.querySelector('.line-name span').textContent, Number(tr.querySelector('.qty-input').value),
+         tr.querySelector('.date-input').value])""")
+
+
+def test_receive_with_best_before_dates_remembered_per_product(browser, world, live, shots):
+    """By scanner alone, a best-before date typed once stays with the product: the next scans
+    of it (after other products too) land on its dated line; '+ another date' splits the last
+    one off for a second date, and the scans after that go there. A UPC-A scanned as 12 or 13
+    digits is the same product. The lots carry the dates; the receipt shows them and marks the
+    lines without a value."""
+    products = load_products()
+    rice, soap = products["大米 5kg"], products["香皂"]
+    from app.services.goods import products as goods
+    peanut = goods.create_product(world.users["admin"], {"name": "花生酱", "unit": "瓶", "points_price": 9,
+                                                         "barcode": "036000291452"})
+    db.session.commit()
+    with live() as base:
+        context = browser.new_context(viewport=PHONE)
+        context.add_cookies([{"name": "lang", "value": "zh_CN", "url": base}])
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.on("console", lambda m: errors.append(m.text)
+                if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+        login(page, base, "volunteer")
+        page.goto(base + "/goods/receive")
+        page.select_option("#donor_id", str(world.donor.id))
+        page.focus("#scan")
+        scan(page, rice.barcode)
+        page.fill('#lines tbody tr[data-product="%d"] .date-input' % rice.id, "2027-03-01")
+        page.focus("#scan")
+        scan(page, rice.barcode)
+        scan(page, soap.barcode)
+        scan(page, "036000291452")             # UPC-A as 12 digits ...
+        scan(page, "0036000291452")            # ... and as 13: one product
+        scan(page, rice.barcode)               # rice again, after others: its dated line
+        assert line_dates(page) == [["大米 5kg", 3, "2027-03-01"], ["香皂", 1, ""], ["花生酱", 2, ""]]
+        assert_scan_has_focus(page)
+        # The third bag of rice has another date: split it off and type that date.
+        page.click('#lines tbody tr[data-product="%d"] button.split' % rice.id)
+        page.fill('#lines tbody tr[data-index="1"] .date-input', "2027-05-01")
+        page.keyboard.press("Enter")           # back to the scan field
+        assert_scan_has_focus(page)
+        scan(page, rice.barcode)
+        scan(page, rice.barcode)
+        assert line_dates(page) == [["大米 5kg", 2, "2027-03-01"], ["大米 5kg", 3, "2027-05-01"],
+                                    ["香皂", 1, ""], ["花生酱", 2, ""]]
+        page.fill('#lines tbody tr[data-product="%d"] .value-input' % soap.id, "4.5")
+        shot(page, shots / "goods-receive-best-before-phone.png")
+        with page.expect_navigation():
+            page.keyboard.press("Control+Enter")
+        assert "/receipt" in page.url
+        text = page.inner_text("#receipt")
+        assert "2027-03-01" in text and "2027-05-01" in text and "未估价" in text
+        shot(page, shots / "goods-receipt-best-before-phone.png")
+        assert not errors, errors
+        context.close()
+    db.session.rollback()
+    lots = db.session.scalars(select(Lot).order_by(Lot.id)).all()
+    assert [(lot.product_id, lot.quantity, lot.best_before and lot.best_before.isoformat()) for lot in lots] == [
+        (rice.id, 2, "2027-03-01"), (rice.id, 3, "2027-05-01"), (soap.id, 1, None), (peanut.id, 2, None)]

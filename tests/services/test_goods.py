@@ -14,17 +14,72 @@ from app.services.errors import Errors, Forbidden, ValidationError
 from tests.factories import count
 
 
-def test_ean13_check_digit():
-    """Every barcode of the shipped list passes; a changed digit or length does not."""
+def test_gtin_check_digit():
+    """Every barcode of the shipped list passes; EAN-8, UPC-A and GTIN-14 pass with their
+    check digit; a changed digit or a length no GTIN has does not."""
     with open(goods.DEFAULT_PRODUCTS, encoding="utf-8-sig") as f:
         codes = [row["barcode"] for row in csv.DictReader(f) if row["barcode"]]
-    assert codes and all(goods.is_ean13(c) for c in codes)
-    assert goods.is_ean13("4006381333931")
-    assert not goods.is_ean13("4006381333932")
-    assert not goods.is_ean13("400638133393")
-    assert not goods.is_ean13("40063813339311")
-    assert not goods.is_ean13("40063813339a1")
-    assert not goods.is_ean13("４００６３８１３３３９３１")  # full-width digits are not a scan
+    assert codes and all(goods.is_gtin(c) for c in codes)
+    for good in ("4006381333931", "96385074", "036000291452", "10012345678902"):
+        assert goods.is_gtin(good), good
+    for bad in ("4006381333932", "96385075", "036000291453", "10012345678903",
+                "400638133393" + "11", "4006381333", "40063813339a1",
+                "４００６３８１３３３９３１"):  # full-width digits are not a scan
+        assert not goods.is_gtin(bad), bad
+
+
+@pytest.mark.parametrize("sent, stored", [
+    ("4006381333931", "4006381333931"),      # EAN-13: as it is (today's data unchanged)
+    ("04006381333931", "4006381333931"),     # ... sent as GTIN-14
+    ("036000291452", "0036000291452"),       # UPC-A: 13 digits with its leading 0
+    ("0036000291452", "0036000291452"),      # ... as the scanner set to EAN-13 sends it
+    ("00036000291452", "0036000291452"),     # ... as GTIN-14
+    ("96385074", "96385074"),                # EAN-8 stays 8 digits
+    ("0000096385074", "96385074"),           # ... in its 13-digit form
+    ("00000096385074", "96385074"),          # ... in its 14-digit form
+    ("10012345678902", "10012345678902"),    # a case (indicator 1) is a GTIN-14 of its own
+    (" 4006-381333931 ", "4006381333931"),   # spaces and dashes typed along
+    (4006381333931, "4006381333931"),        # a spreadsheet's number
+])
+def test_one_normal_form_for_every_way_a_scanner_sends_a_barcode(sent, stored):
+    errors = Errors()
+    assert goods.barcode(errors, {"barcode": sent}) == stored and not errors
+
+
+@pytest.mark.parametrize("sent, message", [
+    ("036000291453", "check digit"),
+    ("96385075", "check digit"),
+    ("4006381333", "8, 12, 13 or 14 digits"),
+    ("400638133393111", "8, 12, 13 or 14 digits"),
+])
+def test_a_bad_barcode_says_what_is_wrong(sent, message):
+    errors = Errors()
+    assert goods.barcode(errors, {"barcode": sent}) is None
+    assert message in str(errors.errors["barcode"][0])
+
+
+def test_the_same_barcode_in_another_form_is_the_same_product(world):
+    """A product made with a UPC-A is found by its 13- and 14-digit forms and by the
+    counter's lookup; adding the 13-digit form to another product is a duplicate."""
+    admin = world.users["admin"]
+    p = goods.create_product(admin, {"name": "Peanut butter", "unit": "瓶", "points_price": 9,
+                                     "barcode": "036000291452"})
+    small = goods.create_product(admin, {"name": "口香糖", "unit": "包", "points_price": 1,
+                                         "barcode": "00000096385074"})
+    db.session.commit()
+    assert (p.barcode, small.barcode) == ("0036000291452", "96385074")
+    for form in ("036000291452", "0036000291452", "00036000291452"):
+        assert goods.product_by_barcode(form).id == p.id
+        items, total = goods.search_products(barcode_value=form)
+        assert [x.id for x in items] == [p.id] and total == 1
+    assert goods.product_by_barcode("96385074").id == small.id
+    with pytest.raises(ValidationError) as e:
+        goods.create_product(admin, {"name": "别的", "unit": "瓶", "points_price": 9,
+                                     "barcode": "0036000291452"})
+    assert "barcode" in e.value.errors
+    with pytest.raises(ValidationError) as e:
+        goods.update_product(admin, small.id, {"barcode": "00036000291452"})
+    assert "barcode" in e.value.errors
 
 
 def test_create_product(world):
@@ -180,6 +235,33 @@ def test_import_reads_barcodes_typed_as_numbers(world):
     wb.save(out)
     goods.import_products(world.users["admin"], "a.xlsx", out.getvalue())
     assert db.session.scalar(select(Product.barcode)) == "4006381333931"
+
+
+def test_import_finds_a_product_by_any_form_of_its_barcode(world):
+    """A list that has the UPC-A as 12 digits updates the product stored with 13; a number
+    cell that lost the leading zeros is read as the same code; the same code twice in two
+    forms is refused with the row named."""
+    admin = world.users["admin"]
+    p = goods.create_product(admin, {"name": "Peanut butter", "unit": "瓶", "points_price": 9,
+                                     "barcode": "0036000291452"})
+    db.session.commit()
+    summary = goods.import_products(admin, "list.csv", _csv([
+        ["名称", "单位", "积分", "条码"], ["花生酱", "瓶", "12", "036000291452"]]))
+    assert summary == {"added": 0, "updated": 1, "unchanged": 0}
+    assert (p.name, p.points_price, p.barcode) == ("花生酱", 12, "0036000291452")
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["name", "unit", "points_price", "barcode"])
+    ws.append(["花生酱", "瓶", 13, 36000291452])
+    out = io.BytesIO()
+    wb.save(out)
+    assert goods.import_products(admin, "a.xlsx", out.getvalue())["updated"] == 1
+    assert (p.points_price, p.barcode) == (13, "0036000291452") and count(Product) == 1
+    with pytest.raises(ValidationError) as err:
+        goods.import_products(admin, "list.csv", _csv([
+            ["名称", "单位", "积分", "条码"], ["甲", "个", "1", "96385074"],
+            ["乙", "个", "1", "0000096385074"]]))
+    assert "rows.3.barcode" in err.value.errors
 
 
 def test_csv_export_has_a_bom(world):

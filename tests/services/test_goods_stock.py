@@ -499,3 +499,73 @@ def test_low_stock_for_the_volunteer(world, products):
     rice.low_stock_threshold = 60
     db.session.commit()
     assert {p.id for _, p, _ in levels.low_stock(world.users["volunteer"])} == {soap.id, rice.id}
+
+
+# -- best-before dates: expiring first, the volunteer's list (issue 10) -----------------------
+
+def _lot(world, product, n, best_before, received_on, supermarket=None):
+    d = donations.receive_donation(world.users["admin"], {
+        "donor_id": world.donor.id, "supermarket_id": (supermarket or world.sm_east).id,
+        "received_on": received_on,
+        "lines": [{"product_id": product.id, "quantity": n, "best_before": best_before}]})
+    db.session.commit()
+    return db.session.scalar(select(Lot).where(Lot.donation_line_id == d.lines[0].id))
+
+
+def days_ahead(n: int) -> str:
+    return (clock.local_today() + timedelta(days=n)).isoformat()
+
+
+def test_units_leave_the_lot_that_expires_first_then_the_oldest(world, products):
+    """Redemptions and write-offs take the earliest best-before date first; lots with the
+    same date go oldest first; lots without a date go last, oldest first."""
+    eggs = products["鸡蛋 30枚"]
+    undated_old = _lot(world, eggs, 2, None, days_ago(40))
+    undated_new = _lot(world, eggs, 2, None, days_ago(30))
+    june_new = _lot(world, eggs, 2, days_ahead(60), days_ago(5))
+    june_old = _lot(world, eggs, 2, days_ahead(60), days_ago(10))
+    soon = _lot(world, eggs, 2, days_ahead(3), days_ago(1))
+    hh = world.households["v1a"]
+    taken = redeem(world.users["volunteer"], world.sm_east.id, eggs.id, 5, household=hh)
+    assert [(t.lot_id, t.quantity) for t in taken] == [(soon.id, 2), (june_old.id, 2), (june_new.id, 1)]
+    w = writeoffs.write_off(world.users["volunteer"], world.sm_east.id,
+                            {"product_id": eggs.id, "quantity": 3, "reason": "damaged"})
+    db.session.commit()
+    assert [(m.lot_id, m.quantity) for m in lots.movements_of(LotMovement.writeoff_id, w.id)] == \
+        [(june_new.id, 1), (undated_old.id, 2)]
+    assert [lot.id for lot in levels.lots_in_stock(world.sm_east.id, eggs.id)] == [undated_new.id]
+    assert_lots_balance()
+
+
+def test_a_transfer_carries_the_best_before_date(world, products):
+    """The lot made at the receiving supermarket keeps the date, so it is still taken in turn there."""
+    eggs = products["鸡蛋 30枚"]
+    _lot(world, eggs, 4, days_ahead(20), days_ago(2))
+    transfers.transfer_stock(world.users["admin"], {
+        "from_supermarket_id": world.sm_east.id, "to_supermarket_id": world.sm_west.id,
+        "product_id": eggs.id, "quantity": 3})
+    db.session.commit()
+    (moved,) = lots_of(world.sm_west, eggs)
+    assert moved.best_before.isoformat() == days_ahead(20) and moved.remaining == 3
+
+
+def test_the_volunteer_sees_what_expires_within_30_days_at_their_supermarkets(world, products):
+    """Expired lots first (marked), then by date; not beyond 30 days, not empty lots, not
+    lots without a date, not another supermarket's; cadres (who keep no stock) get none."""
+    eggs, oil = products["鸡蛋 30枚"], products["食用油 5L"]
+    in_ten = _lot(world, eggs, 3, days_ahead(10), days_ago(1))
+    gone = _lot(world, oil, 2, days_ahead(2), days_ago(1))
+    past = _lot(world, oil, 1, days_ago(3), days_ago(20))
+    today = _lot(world, eggs, 4, days_ahead(0), days_ago(20))
+    _lot(world, eggs, 3, days_ahead(31), days_ago(1))            # beyond 30 days
+    _lot(world, eggs, 3, None, days_ago(1))                      # no date
+    _lot(world, eggs, 3, days_ahead(5), days_ago(1), supermarket=world.sm_west)  # elsewhere
+    writeoffs.write_off(world.users["volunteer"], world.sm_east.id, {
+        "product_id": oil.id, "quantity": 2, "reason": "expired", "lot_id": gone.id})
+    db.session.commit()
+    listed = levels.expiring(world.users["volunteer"])
+    assert [(lot.id, expired) for _sm, lot, expired in listed] == \
+        [(past.id, True), (today.id, False), (in_ten.id, False)]
+    assert {sm.id for sm, _lot, _e in listed} == {world.sm_east.id}
+    assert levels.expiring(world.users["cadre"]) == []
+    assert [sm.id for sm, _lot, _e in levels.expiring(world.users["volunteer_west"])] == [world.sm_west.id]

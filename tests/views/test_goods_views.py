@@ -1,12 +1,13 @@
 """Goods pages: wiring of each form to its service (status, redirect, text), and who may open what."""
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Donation, Product, Stocktake, Writeoff
+from app.models import Donation, Lot, Product, Stocktake, Writeoff
 from app.services.goods.donations import create_donor
 from tests.factories import count, login
 from tests.goods_helpers import level, load_products, receive
@@ -206,3 +207,106 @@ def test_add_a_donor_page(client, world):
     as_user(client, "cadre")
     assert client.get("/goods/donors/new").status_code == 403
     assert client.get("/goods/donors").status_code == 200
+
+
+# -- every barcode, best-before dates, the receipt's unvalued lines (issue 10) ----------------
+
+def test_product_page_takes_a_upc_a_and_says_what_is_wrong(client, world):
+    """A UPC-A typed with 12 digits is stored in its 13-digit form; a bad check digit comes back
+    on the form in Chinese; the same code in another form is refused as taken."""
+    as_user(client, "admin")
+    r = client.post("/goods/products/new", data={"name": "花生酱", "unit": "瓶", "points_price": "9",
+                                                 "barcode": "036000291453", "low_stock_threshold": "5"})
+    assert r.status_code == 200 and count(Product) == 0
+    assert "校验位" in r.get_data(as_text=True)
+    r = client.post("/goods/products/new", data={"name": "花生酱", "unit": "瓶", "points_price": "9",
+                                                 "barcode": "036000291452", "low_stock_threshold": "5"})
+    assert r.status_code == 302
+    assert db.session.scalar(select(Product.barcode)) == "0036000291452"
+    r = client.post("/goods/products/new", data={"name": "别的", "unit": "瓶", "points_price": "9",
+                                                 "barcode": "00036000291452", "low_stock_threshold": "5"})
+    assert r.status_code == 200 and count(Product) == 1 and "已有" in r.get_data(as_text=True)
+
+
+def test_receipt_marks_lines_without_a_value_and_shows_best_before(client, world, products):
+    """Received with a best-before date on one line and a value on one line: the lot carries the
+    date, the receipt shows it and marks the other line 未估价 (outside the total, said so);
+    the donation page shows the date too."""
+    as_user(client, "volunteer")
+    rice, soap = products["大米 5kg"], products["香皂"]
+    r = client.post("/goods/receive", data={
+        "supermarket_id": world.sm_east.id, "donor_id": world.donor.id, "received_on": "",
+        "lines-0-product_id": rice.id, "lines-0-quantity": "2", "lines-0-unit_value": "45",
+        "lines-0-best_before": "2027-01-31",
+        "lines-1-product_id": soap.id, "lines-1-quantity": "3", "lines-1-unit_value": "",
+        "lines-1-best_before": ""})
+    assert r.status_code == 302
+    d = db.session.scalar(select(Donation))
+    assert [(line.best_before and line.best_before.isoformat()) for line in d.lines] == ["2027-01-31", None]
+    assert [lot.best_before for lot in db.session.scalars(select(Lot).order_by(Lot.id))][1] is None
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "2027-01-31" in page and "保质期至" in page
+    assert "未估价" in page and "90.00" in page and 'id="unvalued-note"' in page
+    assert "1 项未估价" in page
+    assert "保质期至 2027-01-31" in client.get(f"/goods/donations/{d.id}").get_data(as_text=True)
+    # A bad date comes back on its line, nothing saved.
+    r = client.post("/goods/receive", data={
+        "supermarket_id": world.sm_east.id, "donor_id": world.donor.id,
+        "lines-0-product_id": rice.id, "lines-0-quantity": "2", "lines-0-best_before": "1999-01-01"})
+    assert r.status_code == 200 and count(Donation) == 1
+    assert "请检查保质期" in r.get_data(as_text=True)
+
+
+def _dated_lot(world, product, n, best_before):
+    from app.services.goods.donations import receive_donation
+    d = receive_donation(world.users["admin"], {
+        "donor_id": world.donor.id, "supermarket_id": world.sm_east.id,
+        "lines": [{"product_id": product.id, "quantity": n, "best_before": best_before}]})
+    db.session.commit()
+    return db.session.scalar(select(Lot).where(Lot.donation_line_id == d.lines[0].id))
+
+
+def test_volunteer_home_lists_what_expires_and_links_a_write_off_of_that_lot(client, world, products):
+    """The home page lists lots expiring within 30 days, the expired one first and marked; its
+    link opens the write-off page with that lot and the reason expired chosen, and the
+    write-off takes that lot; a wrong lot or too many units are said on the form."""
+    from app.services import clock
+    from datetime import timedelta
+    eggs, soap = products["鸡蛋 30枚"], products["香皂"]
+    today = clock.local_today()
+    past = _dated_lot(world, eggs, 3, (today - timedelta(days=2)).isoformat())
+    soon = _dated_lot(world, soap, 5, (today + timedelta(days=9)).isoformat())
+    _dated_lot(world, soap, 5, (today + timedelta(days=90)).isoformat())
+    as_user(client, "volunteer")
+    home = client.get("/").get_data(as_text=True)
+    section = home[home.index('id="expiring"'):home.index('id="low-stock"')]
+    assert "30 天内到期" in section
+    assert section.index("鸡蛋 30枚") < section.index("香皂")
+    assert 'class="expired"' in section and "过期" in section
+    assert (today + timedelta(days=90)).isoformat() not in section
+    link = f"/goods/stock/{world.sm_east.id}/writeoff?lot_id={soon.id}&amp;reason=expired"
+    assert link in section
+    page = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert re.search(rf'<option selected value="{soon.id}">|<option value="{soon.id}" selected', page)
+    assert re.search(r'<option selected value="expired">|<option value="expired" selected', page)
+    assert f"批次 #{soon.id}" in page
+    r = client.post(f"/goods/stock/{world.sm_east.id}/writeoff", data={
+        "product_id": soap.id, "lot_id": soon.id, "quantity": "2", "reason": "expired"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Lot, soon.id).remaining == 3
+    # Another product's lot, or more than the lot holds: said on the form, nothing written.
+    before = count(Writeoff)
+    r = client.post(f"/goods/stock/{world.sm_east.id}/writeoff", data={
+        "product_id": soap.id, "lot_id": past.id, "quantity": "1", "reason": "expired"})
+    assert r.status_code == 200 and "这个批次是别的商品" in r.get_data(as_text=True)
+    r = client.post(f"/goods/stock/{world.sm_east.id}/writeoff", data={
+        "product_id": soap.id, "lot_id": soon.id, "quantity": "4", "reason": "expired"})
+    assert r.status_code == 200 and "只剩 3 件" in r.get_data(as_text=True)
+    assert count(Writeoff) == before
+    # Only the lot chosen, with no product chosen: the lot names it.
+    r = client.post(f"/goods/stock/{world.sm_east.id}/writeoff", data={
+        "product_id": "", "lot_id": past.id, "quantity": "3", "reason": "expired"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Lot, past.id).remaining == 0

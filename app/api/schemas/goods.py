@@ -1,12 +1,13 @@
 """Goods: products, donors, donations (goods, cash and the purchases made
 with it), stock, lots, write-offs, transfers, stocktakes and the trace."""
+from datetime import date
 from typing import Annotated, ClassVar, Literal
 
 from flask_babel import lazy_gettext as _l
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.api.fields import (CHECK_DIGIT_RULE, EAN13_PATTERN, WHOLE_ONLY, Anything, Barcode,
+from app.api.fields import (CHECK_DIGIT_RULE, GTIN_PATTERN, WHOLE_ONLY, Anything, Barcode,
                             Check, Choice, Flag, Id, Money, OptionalDay, OptionalText,
                             OptionalWhole, QueryId, Text, Whole, refused_when)
 from app.api.schemas.common import (Date, Moment, PageQuery, UncountedPageQuery, list_of,
@@ -129,13 +130,14 @@ def _barcode_query(errors, data, field):
         return None
     value = products.barcode(errors, {field: raw}, field)
     if value is None and not errors:
-        errors.add(field, _l("A barcode is 13 digits (EAN-13)."))
+        errors.add(field, products.BARCODE_FORMAT)
     return value
 
 
 class ProductQuery(PageQuery):
-    barcode: Annotated[str | None, Field(pattern=EAN13_PATTERN, description=(
-        "Finds the product with this EAN-13.")), refused_when(CHECK_DIGIT_RULE, format="ean13"),
+    barcode: Annotated[str | None, Field(pattern=GTIN_PATTERN, description=(
+        "Finds the product with this GTIN (EAN-8, UPC-A, EAN-13 or GTIN-14), in whichever of "
+        "its forms the scanner sends it.")), refused_when(CHECK_DIGIT_RULE, format="gtin"),
                        Check(_barcode_query)] = None
     q: Anything({"type": "string"}) = None
     active: Flag() = None
@@ -199,12 +201,23 @@ class DonorChoice(Schema):
         return {"donor_id": [_l("Choose the donor.")]}
 
 
+def BestBefore():
+    """A line's best-before date (donations.best_before), or none."""
+    def check(errors, data, field):
+        return donations.best_before(errors, data, field)
+    return Annotated[date | None, Field(description=(
+        "保质期至: the lot made from the line carries it; lots are taken expiring-first.")),
+        refused_when(f"the date is before 2000-01-01 or more than {donations.BEST_BEFORE_YEARS} "
+                     "years ahead"), Check(check)]
+
+
 class DonationLineIn(Line):
     not_an_object = ("product_id", _l("Each line is an object with product_id and quantity."))
 
     product_id: ProductRef(ACTIVE_PRODUCT_RULE)
     quantity: Quantity()
     unit_value: Money(required=False, positive=False) = None
+    best_before: BestBefore() = None
 
 
 class DonationIn(DonorChoice):
@@ -237,6 +250,7 @@ class PurchaseLineIn(Line):
     product_id: ProductRef(ACTIVE_PRODUCT_RULE)
     quantity: Quantity()
     unit_value: Money(required=True, positive=True)
+    best_before: BestBefore() = None
 
 
 class PurchaseIn(Schema):
@@ -263,6 +277,7 @@ class DonationLineOut(Body):
     product_id: int
     quantity: int
     unit_value: float | None = Field(description="Yuan a unit, if known.")
+    best_before: Date | None
     purchase_id: int | None
 
 
@@ -296,6 +311,7 @@ class PurchaseLineOut(Body):
     product_id: int
     quantity: int
     unit_value: float | None
+    best_before: Date | None
 
 
 class PurchaseOut(Body):
@@ -437,17 +453,22 @@ class LotOut(Body):
     written_off: int
     transferred_out: int
     received_on: Date
+    best_before: Date | None
 
 
 LotPage = page_of(LotOut, "LotPage")
 
 
 class WriteoffIn(Schema):
-    """Units taken out of stock, from the lots that expire first, then the oldest."""
+    """Units taken out of stock: from `lot_id` if given, otherwise from the
+    lots that expire first, then the oldest."""
     product_id: ProductRef()
     quantity: Quantity()
     reason: Choice(WRITEOFF_REASONS)
     note: OptionalText(writeoffs.NOTE_MAX) = None
+    lot_id: Annotated[Id(optional=True, invalid=writeoffs.NO_LOT), refused_when(
+        "the lot is not one of this product at this supermarket; more than the lot holds "
+        "is 409 insufficient-stock")] = None
 
 
 class LotTaken(Body):

@@ -28,6 +28,8 @@ CONTACT_MAX = 200
 NOTE_MAX = 500
 SUPPLIER_MAX = 100
 EARLIEST = date(2000, 1, 1)
+# A best-before date further ahead than this is a typing slip (2206 for 2026).
+BEST_BEFORE_YEARS = 30
 
 
 # -- donors --------------------------------------------------------------------
@@ -132,7 +134,21 @@ def _supermarket_id(errors: Errors, data: dict, field: str = "supermarket_id",
     return value
 
 
-def _lines(errors: Errors, data: dict, *, value_required: bool) -> list[tuple[Product, int, int | None]]:
+def best_before(errors: Errors, data: dict, field: str = "best_before") -> date | None:
+    """A line's optional best-before date (保质期至). One already past is
+    taken (goods past their best-before date may still be good); one before
+    2000 or decades ahead is a slip."""
+    day = validate.day(errors, data, field)
+    if day is None:
+        return None
+    if day < EARLIEST or day.year > local_today().year + BEST_BEFORE_YEARS:
+        errors.add(field, _l("Check the best-before date: %(day)s.", day=day.isoformat()))
+        return None
+    return day
+
+
+def _lines(errors: Errors, data: dict, *, value_required: bool
+           ) -> list[tuple[Product, int, int | None, date | None]]:
     """The lines of a donation or purchase. Field errors name the line
     (lines.0.quantity); `lines` also gets a summary."""
     raw = data.get("lines")
@@ -152,12 +168,13 @@ def _lines(errors: Errors, data: dict, *, value_required: bool) -> list[tuple[Pr
         qty = quantity_field(line_errors, item.get("quantity"), "quantity") if item else None
         value = money_fen(line_errors, item.get("unit_value"), "unit_value",
                           required=value_required, allow_zero=not value_required) if item else None
+        expires = best_before(line_errors, item) if item else None
         for field, messages in line_errors.errors.items():
             for message in messages:
                 errors.add(f"lines.{i}.{field}", message)
                 errors.add("lines", _l("Line %(n)d: %(message)s", n=i + 1, message=message))
         if not line_errors:
-            out.append((product, qty, value))
+            out.append((product, qty, value, expires))
     return out
 
 
@@ -183,9 +200,10 @@ def _new_donation(actor: User | None, donor, supermarket: Supermarket, *, kind: 
 def _add_lots(donation: Donation, lines, *, supermarket_id: int, received_on: date,
               purchase: Purchase | None = None) -> list[DonationLine]:
     made = []
-    for product, qty, value in lines:
+    for product, qty, value, expires in lines:
         line = DonationLine(donation_id=donation.id, product_id=product.id, quantity=qty,
-                            unit_value_fen=value, purchase_id=purchase.id if purchase else None)
+                            unit_value_fen=value, best_before=expires,
+                            purchase_id=purchase.id if purchase else None)
         db.session.add(line)
         made.append(line)
     db.session.flush()
@@ -193,7 +211,8 @@ def _add_lots(donation: Donation, lines, *, supermarket_id: int, received_on: da
     db.session.add_all([
         Lot(supermarket_id=supermarket_id, product_id=line.product_id, donor_id=donation.donor_id,
             donation_line_id=line.id, quantity=line.quantity, remaining=line.quantity,
-            redeemed=0, written_off=0, transferred_out=0, received_on=received_on, created_at=now)
+            redeemed=0, written_off=0, transferred_out=0, received_on=received_on,
+            best_before=line.best_before, created_at=now)
         for line in made])
     db.session.flush()
     return made
@@ -268,7 +287,7 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
     sm = supermarket_for(actor, "donations.receive", sm_id)
     # Lock the donation: two purchases at once must not spend the same money.
     db.session.execute(select(Donation.id).where(Donation.id == donation.id).with_for_update())
-    cost = sum(qty * value for _, qty, value in lines)
+    cost = sum(qty * value for _, qty, value, _expires in lines)
     left = donation.amount_fen - spent_fen(donation.id)
     if cost > left:
         raise ValidationError({"lines": [_l(

@@ -1,11 +1,16 @@
 """Stock levels: a product's stock at a supermarket is the sum of its lots'
 remaining units; low stock is at or below the product's threshold."""
+from datetime import timedelta
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Lot, Product, Supermarket, User
+from app.services.clock import local_today
 from app.services.errors import ValidationError
+from app.services.goods.lots import first_out
+from app.services.goods.products import searched_barcode
 from app.services.people import policy
 from app.services.people.scope import supermarket_for, visible_supermarkets
 from app.services.validate import as_id, contains
@@ -24,7 +29,7 @@ def _levels_query(supermarket_ids, *, low_only: bool = False, q: str | None = No
              .where(Lot.supermarket_id.in_(supermarket_ids))
              .group_by(Lot.supermarket_id, Product.id))
     if q:
-        query = query.where(contains(q, Product.name, Product.barcode))
+        query = query.where(contains(searched_barcode(q), Product.name, Product.barcode))
     if low_only:
         query = query.having(func.coalesce(func.sum(Lot.remaining), 0) <= Product.low_stock_threshold)
     return query
@@ -43,6 +48,37 @@ def stock_levels(actor: User, supermarket_id, *, low_only: bool = False, q: str 
     rows = db.session.execute(
         query.order_by(Product.category, Product.name, Product.id).limit(per_page).offset(offset)).all()
     return sm, [(product, int(qty)) for _, product, qty in rows], total
+
+
+def lots_in_stock(supermarket_id: int, product_id: int | None = None) -> list[Lot]:
+    """The lots with units left at a supermarket (of one product, if given),
+    in the order they are taken: expiring first, then oldest."""
+    query = select(Lot).where(Lot.supermarket_id == supermarket_id, Lot.remaining > 0)
+    if product_id is not None:
+        query = query.where(Lot.product_id == product_id)
+    return sorted(db.session.scalars(query), key=lambda lot: (lot.product_id, first_out(lot)))
+
+
+EXPIRING_DAYS = 30
+
+
+def expiring(actor: User, *, days: int = EXPIRING_DAYS, limit: int = 100
+             ) -> list[tuple[Supermarket, Lot, bool]]:
+    """Lots with units left whose best-before date is past or within `days`
+    days, at the supermarkets the user keeps: (supermarket, lot, expired),
+    the ones expired already first, then by date."""
+    if not policy.can(actor, "stock.keep"):
+        return []
+    markets = {s.id: s for s in db.session.scalars(visible_supermarkets(actor))}
+    if not markets:
+        return []
+    today = local_today()
+    lots = db.session.scalars(
+        select(Lot).where(Lot.supermarket_id.in_(list(markets)), Lot.remaining > 0,
+                          Lot.best_before.is_not(None),
+                          Lot.best_before <= today + timedelta(days=days))
+        .order_by(Lot.best_before, Lot.received_on, Lot.id).limit(limit)).all()
+    return [(markets[lot.supermarket_id], lot, lot.best_before < today) for lot in lots]
 
 
 def low_stock(actor: User, limit: int = 50) -> list[tuple[Supermarket, Product, int]]:

@@ -12,6 +12,7 @@ oldest, through `take_many`, which keeps the invariant under any race:
 
 The lock order of an act that also moves points: the household first (the
 ledger writer), then lots."""
+from datetime import date
 from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
@@ -35,7 +36,8 @@ _lots = Lot.__table__
 _movements = LotMovement.__table__
 # Built once: the counter's hot path, where building statements costs more than running them.
 _AVAILABLE = (
-    select(_lots.c.id, _lots.c.product_id, _lots.c.remaining, _lots.c.received_on)
+    select(_lots.c.id, _lots.c.product_id, _lots.c.remaining, _lots.c.received_on,
+           _lots.c.best_before)
     .where(_lots.c.supermarket_id == bindparam("supermarket_id"),
            _lots.c.product_id.in_(bindparam("product_ids", expanding=True)),
            _lots.c.remaining > 0)
@@ -52,42 +54,56 @@ _TAKE = {
 }
 
 
+def first_out(row) -> tuple:
+    """The order lots are taken in: the one that expires first (a lot without
+    a best-before date last), then the oldest (received_on, id)."""
+    return (row.best_before is None, row.best_before or date.max, row.received_on, row.id)
+
+
 def take_units(supermarket_id: int, product_id: int, quantity: int, *, kind: str,
-               actor: User | None, **movement) -> list[Taken]:
-    """Take `quantity` units of a product at a supermarket, oldest lot first,
+               actor: User | None, lot_id: int | None = None, **movement) -> list[Taken]:
+    """Take `quantity` units of a product at a supermarket, expiring-first (or
+    all from `lot_id`, a lot of that product there),
     recording one LotMovement of `kind` per lot touched (with `movement`'s
     fields: household_id, village_id, checkout_id, writeoff_id, transfer_id).
     Raises InsufficientStock, having changed nothing, when the lots hold fewer."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
         raise ValueError("quantity must be a positive integer")
-    taken = take_many(supermarket_id, {product_id: quantity}, kind=kind)
+    taken = take_many(supermarket_id, {product_id: quantity}, kind=kind, lot_id=lot_id)
     record_movements(taken, kind=kind, actor=actor, **movement)
     return taken
 
 
-def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str) -> list[Taken]:
-    """Take units of several products ({product id: quantity}), each oldest
-    lot first, without recording movements (the caller does, with
-    `record_movements`). InsufficientStock, for the first product in id order
-    that is short, having changed nothing the caller's rollback won't undo."""
+def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str,
+              lot_id: int | None = None) -> list[Taken]:
+    """Take units of several products ({product id: quantity}), each from
+    the lot that expires first, then the oldest (`first_out`), without
+    recording movements (the caller does, with `record_movements`).
+    InsufficientStock, for the first product in id order that is short,
+    having changed nothing the caller's rollback won't undo. With `lot_id`
+    (one product), every unit comes from that lot."""
     conn = db.session.connection()
     # Lock in (product, id) order (PostgreSQL; SQLite holds the database lock
     # already), so two takers never deadlock on them ...
     rows = conn.execute(_AVAILABLE, {"supermarket_id": supermarket_id,
                                      "product_ids": sorted(wanted)}).all()
+    if lot_id is not None:
+        rows = [r for r in rows if r.id == lot_id]
     by_product: dict[int, list] = {}
     for row in rows:
         by_product.setdefault(row.product_id, []).append(row)
     for product_id in sorted(wanted):
         available = sum(r.remaining for r in by_product.get(product_id, ()))
         if available < wanted[product_id]:
+            if lot_id is not None:
+                raise InsufficientStock(_l("Only %(n)d left in this lot.", n=available))
             raise InsufficientStock(_l("Only %(n)d in stock.", n=available))
-    # ... then take from the oldest.
+    # ... then take expiring-first, then oldest.
     take = _TAKE[kind]
     taken = []
     for product_id in sorted(wanted):
         need = wanted[product_id]
-        for row in sorted(by_product[product_id], key=lambda r: (r.received_on, r.id)):
+        for row in sorted(by_product[product_id], key=first_out):
             if need == 0:
                 break
             n = min(need, row.remaining)

@@ -8,6 +8,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from stdnum import ean
 
 from app.extensions import db
 from app.models import Product, User, utcnow
@@ -37,32 +38,61 @@ NAME_MAX = 100
 UNIT_MAX = 20
 CATEGORY_MAX = 50
 DEFAULT_THRESHOLD = 5
-EAN13_RE = re.compile(r"[0-9]{13}")
+BARCODE_FORMAT = _l("A barcode is 8, 12, 13 or 14 digits (EAN-8, UPC-A, EAN-13 or GTIN-14).")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 
 
 # -- barcodes ------------------------------------------------------------------
+# Donated goods carry EAN-13, EAN-8 (small packs), UPC-A (imported goods: a
+# scanner sends its 12 digits, or 13 with a leading 0) and GTIN-14 (cases).
+# All are GTINs: the same number padded with zeros to 14 digits, the check
+# digit unchanged. One normal form is stored and looked up, so a product is
+# found however the scanner sends it.
+
+GTIN_RE = re.compile(r"[0-9]{8}|[0-9]{12,14}")
+
+
+def normal_gtin(code: str) -> str:
+    """The stored form of a valid GTIN: an EAN-8 as 8 digits, a GTIN-14 whose
+    indicator digit is not 0 as 14, every other as 13 (a UPC-A with a leading 0;
+    today's EAN-13s unchanged)."""
+    gtin14 = code.zfill(14)
+    if gtin14.startswith("000000"):  # GS1 keeps 00000 in 13 digits for EAN-8s
+        return gtin14[6:]
+    if gtin14.startswith("0"):
+        return gtin14[1:]
+    return gtin14
+
 
 def ean13_check_digit(first12: str) -> int:
     """The 13th digit of an EAN-13 whose first twelve digits are given."""
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
-    return (10 - total % 10) % 10
+    return int(ean.calc_check_digit(first12))
 
 
-def is_ean13(code) -> bool:
-    return (isinstance(code, str) and EAN13_RE.fullmatch(code) is not None
-            and ean13_check_digit(code[:12]) == int(code[12]))
+def is_gtin(code) -> bool:
+    """A GTIN-8, -12, -13 or -14 with its check digit right."""
+    return isinstance(code, str) and GTIN_RE.fullmatch(code) is not None and ean.is_valid(code)
+
+
+def searched_barcode(q: str) -> str:
+    """Text typed in a search box: a valid GTIN in its stored form (a UPC-A
+    finds the product stored with 13 digits), anything else as it is."""
+    return normal_gtin(q) if is_gtin(q) else q
 
 
 def clean_barcode(value) -> str | None:
-    """A barcode as text without spaces; spreadsheets hand it over as a number."""
+    """A barcode as text without spaces or dashes; spreadsheets hand it over as a number."""
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
+        # A number lost its leading zeros (a UPC-A as 11 digits); padding a
+        # GTIN with zeros keeps its check digit, so the 14-digit form is it.
         value = str(value)
+        if 7 <= len(value) < 14:
+            value = value.zfill(14)
     if not isinstance(value, str):
         return None
     value = re.sub(r"[\s-]", "", value)
@@ -70,17 +100,18 @@ def clean_barcode(value) -> str | None:
 
 
 def barcode(errors: Errors, data: dict, field: str = "barcode") -> str | None:
+    """A barcode field in its normal form (normal_gtin), or None when empty."""
     raw = data.get(field)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     code = clean_barcode(raw)
-    if code is None or not EAN13_RE.fullmatch(code):
-        errors.add(field, _l("A barcode is 13 digits (EAN-13)."))
+    if code is None or not GTIN_RE.fullmatch(code):
+        errors.add(field, BARCODE_FORMAT)
         return None
-    if not is_ean13(code):
+    if not ean.is_valid(code):
         errors.add(field, _l("The barcode's check digit is wrong: scan or type it again."))
         return None
-    return code
+    return normal_gtin(code)
 
 
 # -- money and quantities (shared with donations and stock) ---------------------
@@ -254,7 +285,8 @@ def products_query(*, barcode_value: str | None = None, q: str | None = None,
     if barcode_value is not None:
         query = query.where(Product.barcode == barcode_value)
     if q:
-        query = query.where(contains(q, Product.name, Product.barcode, Product.category))
+        query = query.where(contains(searched_barcode(q), Product.name, Product.barcode,
+                                     Product.category))
     if active is not None:
         query = query.where(Product.active.is_(active))
     if category:
@@ -271,7 +303,7 @@ def search_products(*, barcode_value=None, q=None, active=None, category=None,
         barcode_value = barcode(errors, {"barcode": barcode_value})
         errors.raise_if_any()
         if barcode_value is None:
-            raise ValidationError({"barcode": [_l("A barcode is 13 digits (EAN-13).")]})
+            raise ValidationError({"barcode": [BARCODE_FORMAT]})
     q = (q or "").replace("\x00", "").strip()[:100]
     query = products_query(barcode_value=barcode_value, q=q, active=active, category=category)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

@@ -50,8 +50,9 @@ def transfer_stock(actor: User | None, data: dict) -> Transfer:
             donation_line_id=src.donation_line_id, stocktake_id=src.stocktake_id,
             source_lot_id=src.id, transfer_id=t.id, quantity=m.quantity, remaining=m.quantity,
             redeemed=0, written_off=0, transferred_out=0,
-            # The units keep their age, so the oldest are still taken first.
-            received_on=src.received_on, created_at=t.created_at))
+            # The units keep their age and their best-before date, so they are
+            # still taken expiring-first, then oldest.
+            received_on=src.received_on, best_before=src.best_before, created_at=t.created_at))
     db.session.flush()
     audit.record(actor, "stock.transfer", t, product_id=product.id, quantity=qty,
                  to_supermarket_id=target.id)
