@@ -67,11 +67,10 @@ def create_token():
     if user is None:
         raise BadCredentials()
     token, row = issue_token(user)
-    return {
-        "token": token,
-        "user": {"id": user.id, "username": user.username, "role": user.role},
-        "expires_at": row.expires_at.isoformat(),
-    }, 201
+    body = {"id": user.id, "username": user.username, "role": user.role}
+    if user.must_change_password:  # the token still works: API clients keep going
+        body["must_change_password"] = True
+    return {"token": token, "user": body, "expires_at": row.expires_at.isoformat()}, 201
 
 
 @bp.delete("/auth/token")

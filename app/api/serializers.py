@@ -5,15 +5,20 @@ from app.services.people.households import pending_points
 
 
 def region(r: Region) -> dict:
-    return {"id": r.id, "name": r.name, "level": r.level, "parent_id": r.parent_id}
+    return {"id": r.id, "name": r.name, "level": r.level, "parent_id": r.parent_id,
+            "active": r.active}
 
 
 def supermarket(s: Supermarket) -> dict:
-    return {"id": s.id, "name": s.name, "region_id": s.region_id}
+    return {"id": s.id, "name": s.name, "region_id": s.region_id, "active": s.active}
 
 
 def user(u: User) -> dict:
-    body = {"id": u.id, "username": u.username, "role": u.role}
+    body = {"id": u.id, "username": u.username, "role": u.role, "active": u.active}
+    if u.display_name:
+        body["display_name"] = u.display_name
+    if u.must_change_password:
+        body["must_change_password"] = True
     if u.region_id is not None:
         body["region_id"] = u.region_id
     if policy.reach(u) == "supermarkets":

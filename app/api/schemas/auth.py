@@ -25,6 +25,9 @@ class TokenUser(Body):
     id: int
     username: str
     role: Role
+    must_change_password: bool = Field(
+        default=None, description="Present (true) after an admin's password reset: the token "
+                                  "works, and the pages ask the user for a new password first.")
 
 
 class TokenOut(Body):

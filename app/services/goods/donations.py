@@ -17,6 +17,7 @@ from app.services.goods.products import money_fen, quantity as quantity_field
 from app.services.clock import local_today
 from app.services.goods.products import product_ref
 from app.services.people import policy
+from app.services.people.regions import require_open
 from app.services.people.scope import (one_in_reach, supermarket_for, visible_donations,
                                        visible_donors)
 from app.services import validate
@@ -237,6 +238,7 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
     lines = _lines(errors, data, value_required=False)
     errors.raise_if_any()
     sm = supermarket_for(actor, "donations.receive", sm_id)
+    require_open(sm)  # a retired supermarket takes no donations (409)
     donation = _new_donation(actor, donor, sm, kind="goods", received_on=received_on, note=note)
     made = _add_lots(donation, lines, supermarket_id=sm.id, received_on=received_on)
     audit.record(actor, "donation.receive", donation, lines=len(made),
@@ -251,6 +253,7 @@ def record_cash_donation(actor: User | None, data: dict) -> Donation:
     amount = money_fen(errors, data.get("amount"), "amount", required=True, allow_zero=False)
     errors.raise_if_any()
     sm = supermarket_for(actor, "donations.receive", sm_id)
+    require_open(sm)  # a retired supermarket takes no donations (409)
     donation = _new_donation(actor, donor, sm, kind="cash", received_on=received_on, note=note,
                              amount_fen=amount)
     audit.record(actor, "donation.cash", donation, amount_fen=amount, supermarket_id=sm.id)
@@ -285,6 +288,7 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
         errors.add("purchased_on", _l("The purchase is dated before the donation."))
     errors.raise_if_any()
     sm = supermarket_for(actor, "donations.receive", sm_id)
+    require_open(sm)  # a retired supermarket takes no donations (409)
     # Lock the donation: two purchases at once must not spend the same money.
     db.session.execute(select(Donation.id).where(Donation.id == donation.id).with_for_update())
     cost = sum(qty * value for _, qty, value, _expires in lines)

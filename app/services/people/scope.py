@@ -8,7 +8,7 @@ from sqlalchemy import Select, bindparam, false, or_, select, true
 
 from app.extensions import db
 from app.models import Donation, Donor, Household, Region, Supermarket, User, user_supermarkets
-from app.services.errors import NotFound
+from app.services.errors import NotFound, ValidationError
 from app.services.people import policy
 from app.services.validate import as_id, contains
 
@@ -66,6 +66,9 @@ def writable_village(actor: User, village_id) -> Region:
     region = get_region(actor, village_id)
     if region.level != "village":
         raise NotFound()
+    from app.services.people.regions import RETIRED, retired
+    if retired(region):
+        raise ValidationError({"village_id": [RETIRED]})
     return region
 
 
