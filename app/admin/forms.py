@@ -35,3 +35,27 @@ class UserForm(FlaskForm):
 
 class ToggleForm(FlaskForm):
     submit = SubmitField()
+
+
+class UserEditForm(FlaskForm):
+    """Rendering and CSRF; the service checks every choice (accounts.update_user)."""
+    display_name = StringField(_l("Name shown"))
+    role = SelectField(_l("Role"), choices=select_choices([
+        (role, label) for role, label in policy.ROLE_LABELS.items()]), validate_choice=False)
+    region_id = SelectField(_l("Region (staff, cadre)"), coerce=str, validate_choice=False)
+    supermarket_ids = MultiCheckboxField(_l("Supermarkets (volunteer)"), coerce=str,
+                                         validate_choice=False)
+    donor_id = SelectField(_l("Donor (donor account)"), coerce=str, validate_choice=False)
+    submit = SubmitField(_l("Save changes"))
+
+
+class RegionEditForm(FlaskForm):
+    name = StringField(_l("Name"))
+    parent_id = SelectField(_l("Part of"), coerce=str, validate_choice=False)
+    submit = SubmitField(_l("Save changes"))
+
+
+class SupermarketEditForm(FlaskForm):
+    name = StringField(_l("Name"))
+    region_id = SelectField(_l("Serves"), coerce=str, validate_choice=False)
+    submit = SubmitField(_l("Save changes"))

@@ -19,6 +19,24 @@ def load_user(user_id: str):
     return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
+# What a user whose password an admin reset may still reach: everything
+# else sends them to choose a new password first.
+BEFORE_NEW_PASSWORD = {"auth.password", "auth.logout", "static", "main.set_language",
+                       "main.healthz"}
+
+
+@bp.before_app_request
+def password_first():
+    """After an admin's password reset, every page leads to the password form
+    until the user has chosen a new one. The API is left alone: a token
+    client cannot fill in a form (its login says must_change_password)."""
+    if request.blueprint in ("api", "public") or request.endpoint in BEFORE_NEW_PASSWORD:
+        return None
+    if current_user.is_authenticated and current_user.must_change_password:
+        return redirect(url_for("auth.password"))
+    return None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @username_limit()
 @client_limit()
@@ -30,6 +48,8 @@ def login():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
             login_user(user)
+            if user.must_change_password:
+                return redirect(url_for("auth.password"))
             return redirect(safe_target(request.args.get("next")))
         g.login_failed = True
         flash(_("Wrong username or password."), "error")
@@ -48,6 +68,9 @@ def logout():
 @login_required
 def password():
     form = PasswordForm()
+    forced = current_user.must_change_password
+    if forced:
+        form.current_password.label.text = _("Temporary password")
     if form.validate_on_submit():
         with attempt(ValidationError) as refused:
             accounts.change_password(current_user, {
@@ -59,4 +82,4 @@ def password():
         else:
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.index"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, forced=forced)
