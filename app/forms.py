@@ -25,9 +25,15 @@ def flash_refusal(err: DomainError) -> None:
         flash(message, "error")
 
 
+# Beyond any list's last page (50 million rows at 50 a page), and small enough
+# that its offset fits the database's 64-bit integers: ?page=10**23 is an empty
+# page, not an overflow.
+MAX_PAGE = 1_000_000
+
+
 def page_number() -> int:
     """?page=, from 1."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def list_args(q_max: int = 100) -> tuple[int, int, str]:

@@ -90,7 +90,9 @@ def open_passbook(card_number, pin) -> Household | None:
 
 def passbook_page(household: Household, *, page: int = 1, per_page: int = 200):
     """What the passbook shows: points on notice, a page of entries (newest first),
-    the reversals naming them, and the total number of entries."""
+    the reversals naming them, and the total number of entries. A page past
+    the last (even ?page=10**23) is empty."""
+    page = min(max(page, 1), 1_000_000)
     total = db.session.scalar(
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.household_id == household.id))
     entries = db.session.scalars(
