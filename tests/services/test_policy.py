@@ -29,6 +29,7 @@ tags.manage                    y     .     .      .       .
 points.read                    y     y     y      .       .
 points.award                   y     .     y      .       .
 points.object                  y     y     y      y       .
+points.withdraw                y     y     y      .       .
 points.decide                  y     y     .      .       .
 points.reverse                 y     y     .      .       .
 points.adjust                  y     .     .      .       .
@@ -160,6 +161,20 @@ def test_objection_only_while_on_notice():
     assert not policy.can(staff, "points.object", over)
     with pytest.raises(Conflict):
         policy.require(staff, "points.object", entry(status="posted"))
+
+
+def test_withdrawal_by_the_author_or_a_cadre_before_it_posts():
+    """Staff withdraw only what they entered; a cadre any entry; a posted or cancelled
+    entry, or one that is no award or deduction, is a conflict."""
+    author, other, cadre = Someone("staff", user_id=99), Someone("staff", user_id=5), Someone("cadre", user_id=7)
+    assert policy.can(author, "points.withdraw", entry())
+    assert policy.can(author, "points.withdraw", entry(status="disputed"))
+    assert policy.can(cadre, "points.withdraw", entry())
+    with pytest.raises(Forbidden):
+        policy.require(other, "points.withdraw", entry())
+    for refused in (entry(status="posted"), entry(status="cancelled"), entry(kind="reversal")):
+        with pytest.raises(Conflict):
+            policy.require(author, "points.withdraw", refused)
 
 
 def test_decisions_are_never_on_ones_own_entry():
