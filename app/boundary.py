@@ -24,8 +24,9 @@ from app.models import utcnow
 from app.services.errors import DomainError
 from app.services.ledger import writer
 
-# Requests that never read a balance: no need to post what is due first.
-NO_POSTING = {None, "static", "main.healthz"}
+# Requests that never read a balance: no need to post what is due first (and
+# they work while the database is down: the 503 page can switch language).
+NO_POSTING = {None, "static", "main.healthz", "main.set_language"}
 
 
 class Refusal:
