@@ -12,6 +12,17 @@ ENTRY_STATUSES = {"posted": _l("Counted"), "pending": _l("Pending"),
 WITHDRAWN = _l("Withdrawn")
 
 
+# A reversal that gives back a voided checkout's points, said in plain words.
+VOIDED_CHECKOUT = _l("Checkout voided: points back")
+
+
+def entry_kind(e) -> str:
+    """What an entry is called: a voided checkout's refund is not a cadre's reversal."""
+    if e.kind == "reversal" and getattr(e, "checkout_id", None):
+        return VOIDED_CHECKOUT
+    return ENTRY_KINDS.get(e.kind, e.kind)
+
+
 def entry_status(e) -> str:
     """What an entry's status is called, a withdrawal named as one."""
     if e.status == "cancelled" and getattr(e, "withdrawn", False):

@@ -5,7 +5,7 @@ in the user's language; written by the one exporter (app.exports.download),
 which records each export in the audit trail."""
 from flask_babel import lazy_gettext as _l
 
-from app.labels import ENTRY_KINDS as KINDS, entry_status
+from app.labels import entry_kind, entry_status
 from app.services.clock import local_zone
 from app.services.reports.tables import village_names
 
@@ -33,7 +33,7 @@ def households(items) -> tuple[list, list[list]]:
 def ledger(entries) -> tuple[list, list[list]]:
     columns = [_l("Date"), _l("Kind"), _l("Rule"), _l("Points"), _l("Status"), _l("Note"),
                _l("Entered"), _l("By")]
-    return columns, [[e.occurred_on.isoformat(), KINDS.get(e.kind, e.kind),
+    return columns, [[e.occurred_on.isoformat(), entry_kind(e),
                       f"{e.rule_code} {e.rule.name}" if e.rule else (e.rule_code or ""), e.points,
                       entry_status(e), e.note or "", _when(e.created_at),
                       e.created_by.username if e.created_by else ""] for e in entries]

@@ -9,7 +9,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from app.labels import ENTRY_KINDS, ENTRY_STATUSES
+from app.labels import ENTRY_KINDS, ENTRY_STATUSES, entry_kind
 from app import list_exports
 from app.exports import download, wanted
 from app.list_exports import EXPORT_ROWS
@@ -407,7 +407,7 @@ def household_pin_clear(household_id: int):
 
 @bp.app_context_processor
 def _entry_labels() -> dict:
-    return {"entry_kinds": ENTRY_KINDS, "entry_statuses": ENTRY_STATUSES}
+    return {"entry_kinds": ENTRY_KINDS, "entry_statuses": ENTRY_STATUSES, "entry_kind": entry_kind}
 
 
 @bp.app_template_global("household_points")

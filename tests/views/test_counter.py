@@ -329,6 +329,17 @@ def test_void_same_day_returns_points_and_goods(volunteer, world, shop):
     assert listing["count"] == 1 and "拿错了" in listing["html"] and "is-voided" in listing["html"]
 
 
+def test_voided_checkout_in_plain_words_in_the_passbook(app, volunteer, world, shop):
+    """The household's passbook calls the refund of a voided checkout what it is (兑换作废), not a
+    cadre's reversal, and never the accounting word 冲正."""
+    r = volunteer.post(CONFIRM, json=cart(world, shop, ("大米 5kg", 1), household_id=world.households["v1a"].id))
+    cid = r.get_json()["id"]
+    assert volunteer.post(f"/counter/api/checkouts/{cid}/void", json={"reason": "拿错了"}).status_code == 200
+    page = as_user(app, "staff_east").get(f"/households/{world.households['v1a'].id}").get_data(as_text=True)
+    assert "兑换作废，积分退回" in page
+    assert "冲正" not in page and ">撤销<" not in page
+
+
 def test_void_roles_and_days(app, volunteer, world, shop):
     """An earlier day's checkout: the volunteer is refused (403) and sees no void button, a cadre voids it; others 403/404."""
     checkout = check_out(world.users["volunteer"], cart(world, shop, ("香皂", 1), household_id=world.households["v1a"].id))
