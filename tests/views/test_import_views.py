@@ -197,7 +197,7 @@ def test_national_register_preview_shows_households_and_members(client, world):
     html = client.get("/households/import").get_data(as_text=True)
     assert "6 rows, 3 households" in html
     assert len(re.findall(r'<tr id="row-\d+"', html)) == 3
-    assert "钱秀兰" in html and "(配偶)" in html and "赵小虎" in html
+    assert "钱秀兰" in html and "（配偶）" in html and "赵小虎" in html
     assert ID_NUMBER[:10] not in html and "330100000001" in html
     before = count(Household)
     r = client.post("/households/import/confirm", data={"mode": "all", "expected": "3"}, follow_redirects=True)

@@ -19,10 +19,12 @@ MEMBERS_MAX = 30
 ADDRESS_MAX = 200
 
 
-def tags_field(errors: Errors, data: dict, *, keep=(), retired_ok: bool = False) -> list[str] | None:
+def tags_field(errors: Errors, data: dict, *, keep=(), retired_ok: bool = False,
+               known: "tags.Known | None" = None) -> list[str] | None:
     """Tags from the ones an admin manages (app.services.people.tags): active ones,
     and of the retired ones those in `keep` (the household carries them already)
-    or, with retired_ok, any (the API's schema gate, before the household is known)."""
+    or, with retired_ok, any (the API's schema gate, before the household is known).
+    `known`: the tags read once for many households (an import)."""
     value = data.get("tags")
     if value is None or value == "":
         return []
@@ -32,10 +34,11 @@ def tags_field(errors: Errors, data: dict, *, keep=(), retired_ok: bool = False)
         errors.add("tags", _l("Must be a list of tags."))
         return None
     value = [t.strip() for t in value if t.strip()]
-    allowed = set(tags.known_names() if retired_ok else tags.active_names()) | set(keep or ())
+    known = known or tags.Known.read()
+    allowed = (known.all if retired_ok else known.active) | set(keep or ())
     unknown = [t for t in value if t not in allowed]
     if unknown:
-        retired = set(tags.known_names()) & set(unknown)
+        retired = known.all & set(unknown)
         if retired:
             errors.add("tags", _l("Tag no longer given: %(tags)s", tags="、".join(t for t in unknown if t in retired)))
         if len(retired) < len(unknown):
@@ -44,7 +47,8 @@ def tags_field(errors: Errors, data: dict, *, keep=(), retired_ok: bool = False)
     return list(dict.fromkeys(value))
 
 
-def validate_fields(data: dict, *, partial: bool = False, keep_tags=()) -> tuple[dict, Errors]:
+def validate_fields(data: dict, *, partial: bool = False, keep_tags=(),
+                    known_tags: "tags.Known | None" = None) -> tuple[dict, Errors]:
     """Check household fields; with partial, only those present. `keep_tags`: the
     tags the household carries already (retired ones may stay)."""
     errors = Errors()
@@ -61,7 +65,7 @@ def validate_fields(data: dict, *, partial: bool = False, keep_tags=()) -> tuple
     if not partial or "address" in data:
         out["address"] = text(errors, data, "address", required=False, max_len=ADDRESS_MAX)
     if not partial or "tags" in data:
-        out["tags"] = tags_field(errors, data, keep=keep_tags)
+        out["tags"] = tags_field(errors, data, keep=keep_tags, known=known_tags)
     if partial and "status" in data:
         out["status"] = choice(errors, data, "status", HOUSEHOLD_STATUSES)
     return out, errors

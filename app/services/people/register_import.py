@@ -439,7 +439,8 @@ def _by_register_no(actor: User, numbers: set[str]) -> dict[str, Household]:
     return {h.register_no: h for h in found}
 
 
-def _household(records: list[Record], sheet: Sheet, villages: _Villages) -> PreviewRow:
+def _household(records: list[Record], sheet: Sheet, villages: _Villages,
+               known: tag_set.Known) -> PreviewRow:
     """One household of the file, checked."""
     errors = Errors()
     people = []
@@ -476,7 +477,7 @@ def _household(records: list[Record], sheet: Sheet, villages: _Villages) -> Prev
         "phone": _phone(head.values.get("phone") or _first(records, "phone")),
         "address": head.values.get("address") or _first(records, "address"),
         "tags": tags,
-    })
+    }, known_tags=known)
     for key, messages in field_errors.errors.items():
         for message in messages:
             errors.add(key, message)
@@ -505,7 +506,8 @@ def preview_import(actor: User, sheet: Sheet) -> Preview:
     """Group and check every household of a parsed register; nothing is written."""
     policy.require(actor, "households.import")
     villages = _Villages(actor, sheet)
-    rows = [_household(records, sheet, villages) for records in _households(sheet)]
+    known = tag_set.Known.read()
+    rows = [_household(records, sheet, villages, known) for records in _households(sheet)]
 
     # 户编号 already in the register: the household is updated. One the user
     # cannot see reads as new (no leak); adding it is then the register's call.
@@ -572,9 +574,12 @@ def import_households(actor: User, preview: Preview, only_good: bool) -> list[in
         raise ValidationError({"rows": [_l("There are no good rows to import.")]})
     new = [r for r in good if r.existing is None]
     updated = []
+    checked = set()
     for row in good:
         if row.existing is not None:
-            writable_village(actor, row.existing.village_id)
+            if row.existing.village_id not in checked:
+                writable_village(actor, row.existing.village_id)
+                checked.add(row.existing.village_id)
             hh = row.existing
             changes = _update_of(row)
             for key, value in changes.items():
@@ -588,7 +593,7 @@ def import_households(actor: User, preview: Preview, only_good: bool) -> list[in
     # In bulk (a register has thousands of rows): the scope checked once per
     # village, each village's codes reserved at once, the households and their
     # audit records written with one statement each.
-    villages = {row.village.id: writable_village(actor, row.village.id) for row in new}
+    villages = {vid: writable_village(actor, vid) for vid in dict.fromkeys(row.village.id for row in new)}
     wanted = Counter(row.village.id for row in new)
     codes = {vid: iter(reserve_codes(village, wanted[vid])) for vid, village in villages.items()}
     now = utcnow()

@@ -11,6 +11,7 @@ The default tags (config HOUSEHOLD_TAGS) are inserted by migration 0010, so
 every database made by `flask db upgrade` (and `flask demo`, which upgrades)
 has them; the tests' PostgreSQL, emptied between tests, inserts them again."""
 import re
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -26,6 +27,18 @@ NAME_MAX = 20
 # What separates several tags in one cell or field (the import splits on it too),
 # so a tag's name holds none of it.
 SEPARATORS = re.compile(r"[,，、;；/\s]+")
+
+
+@dataclass(frozen=True)
+class Known:
+    """The tag names as they stand: those that may be given, and every one."""
+    active: frozenset
+    all: frozenset
+
+    @classmethod
+    def read(cls) -> "Known":
+        rows = db.session.execute(select(HouseholdTag.name, HouseholdTag.active)).all()
+        return cls(frozenset(n for n, active in rows if active), frozenset(n for n, _ in rows))
 
 
 def split(value: str) -> list[str]:
