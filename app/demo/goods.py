@@ -36,6 +36,9 @@ GIVES = {"大米 5kg": (5, 30), "面粉 5kg": (3, 20), "食用油 5L": (4, 20), 
          "香皂": (3, 60), "牙膏 120g": (2, 50), "毛巾": (2, 50), "卫生纸 10卷": (3, 30),
          "保温杯": (1, 15), "拖鞋": (1, 20), "棉被": (1, 8), "书包": (1, 15), "文具套装": (1, 20),
          "作业本 10本": (2, 40)}
+# Days from receiving to the best-before date (保质期) of the food given; the rest has none.
+SHELF_DAYS = {"大米 5kg": 365, "面粉 5kg": 270, "食用油 5L": 540, "酱油 500ml": 540,
+              "鸡蛋 30枚": 35, "挂面 1kg": 365}
 
 
 def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> dict:
@@ -70,9 +73,11 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
             for name in sorted(chosen):
                 typical = GIVES[name][1]
                 value = products[name].points_price * 10 * rng.choice([0, 80, 95, 100, 110]) // 100
+                shelf = SHELF_DAYS.get(name)
                 line_rows.append((d, {"product_id": products[name].id,
                                       "quantity": max(1, int(typical * scale * rng.uniform(.5, 1.5))),
-                                      "unit_value_fen": value or None}))
+                                      "unit_value_fen": value or None,
+                                      "best_before": day + timedelta(days=shelf) if shelf else None}))
             day += timedelta(days=rng.randint(5, 12))
     db.session.flush()
     for d in donations_made:
@@ -115,7 +120,7 @@ def _bulk_lines_and_lots(line_rows) -> None:
                      "donor_id": d.donor_id, "donation_line_id": line_id,
                      "quantity": row["quantity"], "remaining": row["quantity"], "redeemed": 0,
                      "written_off": 0, "transferred_out": 0, "received_on": d.received_on,
-                     "created_at": d.created_at})
+                     "best_before": row["best_before"], "created_at": d.created_at})
     for i in range(0, len(lines), 5000):
         db.session.execute(insert(DonationLine), lines[i:i + 5000])
         db.session.execute(insert(Lot), lots[i:i + 5000])

@@ -114,7 +114,6 @@ def receipt(donation_id: int):
     return render_template("goods/receipt.html", donation=d, lines=lines,
                            total_units=sum(line.quantity for line in lines),
                            total_value=total_value, unvalued=len(lines) - len(valued),
-                           dated=any(line.best_before for line in lines),
                            auto_print=request.args.get("print") == "1")
 
 

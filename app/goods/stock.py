@@ -97,11 +97,12 @@ def writeoffs_list(supermarket_id: int):
                            page=page_number(), per_page=per_page)
 
 
-def _lot_label(lot) -> str:
+def _lot_label(lot, with_product: bool) -> str:
+    """The date first: a phone shows only the start of an option."""
     when = (_("best before %(day)s", day=lot.best_before.isoformat()) if lot.best_before
             else _("no best-before date"))
-    return _("%(product)s · lot #%(id)d · %(when)s · %(n)d left", product=lot.product.name,
-             id=lot.id, when=when, n=lot.remaining)
+    label = _("%(when)s · %(n)d left · lot #%(id)d", when=when, n=lot.remaining, id=lot.id)
+    return f"{lot.product.name} · {label}" if with_product else label
 
 
 def _choose_lot(form, sm: Supermarket) -> None:
@@ -119,7 +120,7 @@ def _choose_lot(form, sm: Supermarket) -> None:
     lots = levels.lots_in_stock(sm.id, int(product_id) if product_id else None)
     form.lot_id.choices = select_choices(
         [("", _("Automatic: the lot that expires first, then the oldest"))] +
-        [(str(lot.id), _lot_label(lot)) for lot in lots])
+        [(str(lot.id), _lot_label(lot, with_product=product_id is None)) for lot in lots])
 
 
 @bp.route("/stock/<int:supermarket_id>/writeoff", methods=["GET", "POST"])

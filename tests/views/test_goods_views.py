@@ -289,7 +289,7 @@ def test_volunteer_home_lists_what_expires_and_links_a_write_off_of_that_lot(cli
     page = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
     assert re.search(rf'<option selected value="{soon.id}">|<option value="{soon.id}" selected', page)
     assert re.search(r'<option selected value="expired">|<option value="expired" selected', page)
-    assert f"批次 #{soon.id}" in page
+    assert f"剩 5 · 批次 #{soon.id}" in page
     r = client.post(f"/goods/stock/{world.sm_east.id}/writeoff", data={
         "product_id": soap.id, "lot_id": soon.id, "quantity": "2", "reason": "expired"})
     assert r.status_code == 302
