@@ -110,12 +110,14 @@ NEEDS = {"region": "region_id", "supermarkets": "supermarket_ids", "donor_record
 assert set(NEEDS) == set(policy.REACH.values()) - {"all"}, "a reach accounts.create_user reads"
 ROLES_NEEDING = {field: [role for role in ROLES if NEEDS.get(policy.REACH[role]) == field]
                  for field in NEEDS.values()}
-UNKNOWN = "{what} is needed by the role and no {what} has this id"
+UNKNOWN = "{what} is given to a role that has none, or no {what} has this id"
+RETIRED = ", or it is retired (newly given)"
 
 
 class UserIn(Schema):
     """A new account. A staff or cadre account needs `region_id`, a volunteer
-    `supermarket_ids`, a donor `donor_id`; other roles ignore them."""
+    `supermarket_ids`, a donor `donor_id`, and no other of the three: one the
+    role has no use for, given a value, is refused (422 naming it)."""
     model_config = ConfigDict(json_schema_extra={"allOf": [
         {"if": {"properties": {"role": {"enum": roles}}, "required": ["role"]},
          "then": {"required": [field]}} for field, roles in ROLES_NEEDING.items()]})
@@ -127,9 +129,9 @@ class UserIn(Schema):
                         configured(minLength="PASSWORD_MIN_LENGTH"),
                         Check(accounts.password_field)]
     role: Choice(ROLES)
-    region_id: Annotated[Anything(ID), refused_when(UNKNOWN.format(what="a region"))] = None
+    region_id: Annotated[Anything(ID), refused_when(UNKNOWN.format(what="a region") + RETIRED)] = None
     supermarket_ids: Annotated[Anything({"type": "array", "items": ID, "minItems": 1}),
-                               refused_when(UNKNOWN.format(what="a supermarket"))] = None
+                               refused_when(UNKNOWN.format(what="a supermarket") + RETIRED)] = None
     donor_id: Annotated[Anything(ID), refused_when(UNKNOWN.format(what="a donor"))] = None
     display_name: OptionalText(accounts.DISPLAY_NAME_MAX) = None
 
