@@ -201,7 +201,8 @@ def test_create_users_of_every_role(client, world):
 
 
 def test_create_user_bad_input(client, world):
-    """Short password, duplicate username, bad role or a role's missing scope field: 422, nothing written."""
+    """Short password, duplicate username, bad role, a role's missing scope field or a scope field the
+    role has no use for (a staff account given a supermarket): 422 naming it, nothing written."""
     def case(field, **overrides):
         return ({"username": "newbie", "password": PASSWORD, "role": "admin", **overrides}, field)
     post_cases(client, world, "/api/v1/users", [
@@ -231,6 +232,9 @@ def test_create_user_bad_input(client, world):
         case("supermarket_ids", role="volunteer", supermarket_ids=[987654]),
         case("donor_id", role="donor"),
         case("donor_id", role="donor", donor_id=987654),
+        case("supermarket_ids", role="staff", region_id=world.v1.id, supermarket_ids=[world.sm_east.id]),
+        case("region_id", role="volunteer", supermarket_ids=[world.sm_east.id], region_id=world.v1.id),
+        case("donor_id", role="admin", donor_id=world.donor.id),
     ])
 
 
