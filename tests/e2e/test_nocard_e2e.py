@@ -4,6 +4,7 @@ phone: a name typed into the scan field finds it, the household's passbook PIN
 says no card was used and why. Names never go into a URL. A card from another
 township is named. Screenshots land in tests/_artifacts/screenshots."""
 import pytest
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -12,6 +13,7 @@ from app.services.points.passbook import set_passbook_pin
 from tests.checkout_helpers import card_for, give_points, stocked
 from tests.e2e.conftest import chromium_path  # noqa: F401  (the browser fixture's)
 from tests.e2e.test_checkout_e2e import PHONE, focused_id, open_counter, scan, zh_context
+from tests.views.test_counter import no_card_zh, zh
 
 pytestmark = pytest.mark.browser
 
@@ -43,7 +45,7 @@ def test_checkout_without_card_by_name_pin_and_by_code_reason(browser, world, li
         page.keyboard.type("111222")
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.getElementById('nc-error').textContent.length > 0")
-        assert "PIN 不对" in page.inner_text("#nc-error")
+        assert zh(_l("Wrong PIN.")) in page.inner_text("#nc-error")
         assert page.is_hidden("#household-info")
         page.screenshot(animations="disabled", path=str(shots / "nocard-zh-phone-pin.png"), full_page=True)
         page.fill("#nc-pin", "482915")
@@ -51,13 +53,13 @@ def test_checkout_without_card_by_name_pin_and_by_code_reason(browser, world, li
         page.wait_for_selector("#household-info:not([hidden])")
         assert page.is_hidden("#nocard")
         assert page.inner_text("#hh-name") == "杜玉梅"
-        assert page.inner_text("#hh-nocard") == "未用卡：已核对存折 PIN"
+        assert page.inner_text("#hh-nocard") == no_card_zh("pin")
         page.click(f".good[data-product='{soap.id}']")
         page.wait_for_function("() => document.querySelectorAll('#cart-lines li').length === 1")
         page.click("#confirm")
         page.wait_for_selector("#receipt-box:not([hidden])")
         receipt = page.inner_text("#receipt-slot")
-        assert "杜玉梅" in receipt and "未用卡：已核对存折 PIN" in receipt
+        assert "杜玉梅" in receipt and no_card_zh("pin") in receipt
         page.screenshot(animations="disabled", path=str(shots / "nocard-zh-phone-receipt.png"), full_page=True)
         page.click("#receipt-next")
 
@@ -66,17 +68,17 @@ def test_checkout_without_card_by_name_pin_and_by_code_reason(browser, world, li
         page.wait_for_selector("#nocard-pick:not([hidden])")
         assert page.inner_text("#nc-name") == "王喆" and page.is_hidden("#nc-pin-form")
         page.click("#nc-reason-form button[type=submit]")  # no reason picked: refused
-        assert "请选择原因" in page.inner_text("#nc-error")
+        assert zh(_l("Pick a reason, or type what happened.")) in page.inner_text("#nc-error")
         page.check("input[name=reason][value=at_home]")
         page.screenshot(animations="disabled", path=str(shots / "nocard-zh-phone-reason.png"), full_page=True)
         page.click("#nc-reason-form button[type=submit]")
         page.wait_for_selector("#household-info:not([hidden])")
-        assert page.inner_text("#hh-nocard") == "未用卡：卡忘在家里"
+        assert page.inner_text("#hh-nocard") == no_card_zh("at_home")
         page.click(f".good[data-product='{soap.id}']")
         page.wait_for_function("() => document.querySelectorAll('#cart-lines li').length === 1")
         page.click("#confirm")
         page.wait_for_selector("#receipt-box:not([hidden])")
-        assert "未用卡：卡忘在家里" in page.inner_text("#receipt-slot")
+        assert no_card_zh("at_home") in page.inner_text("#receipt-slot")
         page.click("#receipt-next")
         page.wait_for_function("() => document.querySelectorAll('#today-list .nocard-pill').length === 2")
 

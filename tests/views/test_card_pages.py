@@ -46,6 +46,12 @@ def test_village_sheet_pdf_from_list(client, world):
     assert client.get(f"/households/cards.pdf?village_id={world.v3.id}").status_code == 404
 
 
+def zh(message, **values) -> str:
+    from flask_babel import force_locale, gettext
+    with force_locale("zh_CN"):
+        return gettext(message, **values)
+
+
 def test_village_card_page_issues_every_missing_card_then_prints_them(client, world):
     """The village's card page: issue cards for every household without one, then the sheet prints them all."""
     login(client, "staff")
@@ -56,13 +62,13 @@ def test_village_card_page_issues_every_missing_card_then_prints_them(client, wo
     r = client.post("/households/cards", data={"village_id": world.v1.id}, follow_redirects=True)
     assert r.status_code == 200
     page = r.get_data(as_text=True)
-    assert "已发 2 张卡" in page
+    assert zh("%(n)d cards issued. Print the sheet below.", n=2) in page
     assert 'id="cards-with">2<' in page and 'id="cards-without">0<' in page
     assert 'id="reissue-all"' in page and "data-confirm=" in page.split('id="reissue-all"')[1].split(">")[0]
     statuses = db.session.scalars(select(Card.status)).all()
     assert statuses == ["active", "active"]
     again = client.post("/households/cards", data={"village_id": world.v1.id}, follow_redirects=True)
-    assert "已经都有卡" in again.get_data(as_text=True)
+    assert zh("Every household of this village already has a card: none issued.") in again.get_data(as_text=True)
     assert len(db.session.scalars(select(Card)).all()) == 2
     r = client.post("/households/cards", data={"village_id": world.v1.id, "reissue": "all"},
                     follow_redirects=True)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
@@ -408,6 +409,14 @@ SEARCH = "/counter/api/households"
 PICK = "/counter/api/household"
 
 
+def no_card_zh(reason) -> str:
+    """What the receipt says, in Chinese, of a checkout made without a card for this reason."""
+    from types import SimpleNamespace
+    from app.services.checkout.checkouts import no_card_text
+    with force_locale("zh_CN"):
+        return no_card_text(SimpleNamespace(card_used=False, no_card_reason=reason))
+
+
 def test_search_households_served_here_by_name_or_code(volunteer, world, shop):
     """Names and codes go in the POST body; only the households this supermarket serves come back."""
     sm = world.sm_east.id
@@ -437,23 +446,23 @@ def test_pick_without_card_pin_or_reason_then_confirm(volunteer, world, shop):
     r = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id})
     assert r.status_code == 200 and r.get_json()["has_pin"] is True and r.get_json()["card"] is None
     bad = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id, "passbook_pin": "111222"})
-    assert bad.status_code == 422 and bad.get_json()["errors"]["passbook_pin"] == ["PIN 不对。"]
+    assert bad.status_code == 422 and bad.get_json()["errors"]["passbook_pin"] == [zh(_l("Wrong PIN."))]
     good = volunteer.post(PICK, json={"supermarket_id": sm, "household_id": hh.id, "passbook_pin": "482915"})
     assert good.status_code == 200 and good.get_json()["household"]["balance"] == 100
     r = volunteer.post(CONFIRM, json=cart(world, shop, ("香皂", 1), household_id=hh.id,
                                           no_card_reason="pin", passbook_pin="482915"),
                        headers={"Idempotency-Key": "counter-nocard-1"})
     assert r.status_code == 201, r.get_json()
-    assert "未用卡：已核对存折 PIN" in r.get_json()["receipt_html"]
+    assert no_card_zh("pin") in r.get_json()["receipt_html"]
     r = volunteer.post(CONFIRM, json=cart(world, shop, ("香皂", 1), household_id=hh.id,
                                           no_card_reason="孩子把卡带去学校了"),
                        headers={"Idempotency-Key": "counter-nocard-2"})
     assert r.status_code == 201
-    assert "未用卡：孩子把卡带去学校了" in r.get_json()["receipt_html"]
+    assert no_card_zh("孩子把卡带去学校了") in r.get_json()["receipt_html"]
     page = volunteer.get("/counter/checkouts").get_data(as_text=True)
-    assert "未用卡：已核对存折 PIN" in page and "未用卡：孩子把卡带去学校了" in page
+    assert no_card_zh("pin") in page and no_card_zh("孩子把卡带去学校了") in page
     csv = volunteer.get("/counter/checkouts?format=csv").get_data(as_text=True)
-    assert "未用卡：已核对存折 PIN" in csv
+    assert no_card_zh("pin") in csv
     db.session.rollback()
     assert db.session.scalars(select(Checkout.no_card_reason).order_by(Checkout.id)).all() == [
         "pin", "孩子把卡带去学校了"]
@@ -499,4 +508,4 @@ def test_card_from_elsewhere_names_its_township(volunteer, client, world, shop):
 def test_till_offers_the_no_card_search(volunteer, world, shop):
     html = volunteer.get("/counter/").get_data(as_text=True)
     assert 'id="nocard-open"' in html and 'id="nocard-q"' in html
-    assert "卡丢了" in html
+    assert zh(_l("Card lost")) in html
