@@ -10,6 +10,7 @@ from app.services.people import tags
 from app.services.people.households import create_household, update_household
 from tests.api.problems import assert_problem
 from tests.factories import login
+from tests.freshdb import KINDS, fresh_database
 
 DEFAULTS = ["建档立卡", "监测户", "边缘户", "低保", "五保", "残疾", "独居老人", "脱贫户"]
 
@@ -159,3 +160,21 @@ def test_admin_tags_page(client, world):
         login(client, user)
         assert client.get("/admin/tags").status_code == 403
         assert client.post(f"/admin/tags/{tag.id}/active/0").status_code == 403
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_fresh_upgrade_has_the_configured_default_tags(kind, tmp_path):
+    """`flask db upgrade` on an empty database (as `flask demo` runs it) inserts the default
+    tags, the same list as config HOUSEHOLD_TAGS."""
+    from app import create_app
+    from app.config import HOUSEHOLD_TAGS
+    from tests.conftest import base_config
+
+    with fresh_database(kind, tmp_path) as url:
+        fresh = create_app(base_config(url), instance_path=str(tmp_path / "instance"))
+        result = fresh.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        with fresh.app_context():
+            assert tags.active_names() == HOUSEHOLD_TAGS == DEFAULTS
+            db.session.remove()
+            db.engine.dispose()
