@@ -533,7 +533,7 @@
     var typed = String(text).trim();
     // A household code (12345678, or 1234-56789 past the ninth-thousandth): a
     // household that forgot its card; so is a name. Both go in a POST body.
-    if (/^\d{4}-\d{4,}$/.test(typed) || (!household && /^\d{8}$/.test(code))) {
+    if (/^\d{4,}-\d{4,}$/.test(typed) || (!household && /^\d{8}$/.test(code))) {
       return findByCode(typed);
     }
     if (/[^\d\s-]/.test(typed) && typed.length <= 30) { return findByName(typed); }
