@@ -37,7 +37,9 @@ class CheckoutIn(Schema):
     no_card_reason: Annotated[OptionalText(checkouts.NO_CARD_REASON_MAX), Field(description=(
         "Only with `household_id`: why the card is not here; `lost`, `elder` (an elder came "
         "without it), `at_home`, or any other text. Recorded on the checkout."))] = None
-    passbook_pin: Annotated[Anything({"type": "string", "pattern": "^[0-9]{6}$"}), Field(description=(
+    passbook_pin: Annotated[Anything({"type": "string", "pattern": "^[0-9]{6}$"}),
+                            refused_when("it is not the household's passbook PIN, the household has none, "
+                                         "or the checkout names a card"), Field(description=(
         "Only with `household_id`: the household's 6-digit passbook PIN, checked (a wrong one "
         "is 422 with `errors.passbook_pin`; repeated failures are 429); the checkout is then "
         "recorded with the reason `pin`."))] = None
