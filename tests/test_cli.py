@@ -1,5 +1,6 @@
 """Command line: `flask users create` and `flask demo`."""
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -7,7 +8,9 @@ from sqlalchemy import func, inspect, select
 from app import create_app
 from app.extensions import db
 from app.demo.points import OBJECTIONS
-from app.models import AuditRecord, Household, LedgerEntry, Region, Rule, Supermarket, User
+from app.models import AuditRecord, Household, LedgerEntry, Lot, Region, Rule, Supermarket, User, Writeoff
+from app.services.clock import local_today
+from app.services.goods.check import check_lots
 from app.services.people.accounts import authenticate
 from tests.conftest import base_config
 from tests.factories import PASSWORD, count
@@ -198,6 +201,21 @@ def test_demo_rules_make_sense(demo_app):
             .group_by(LedgerEntry.household_id, LedgerEntry.rule_code,
                       func.extract("year", LedgerEntry.occurred_on))).all()
         assert per_year and max(n for *_, n in per_year) == 1
+
+
+def test_demo_takes_expired_food_off_the_shelf(demo_app):
+    """The demo's volunteers write off food a week past its best-before date (reason expired), so the
+    home's expiring list shows this week's, not a year of eggs; every lot still adds up."""
+    demo(demo_app)
+    with demo_app.app_context():
+        today = local_today()
+        stale = db.session.scalar(select(func.count()).select_from(Lot).where(
+            Lot.remaining > 0, Lot.best_before < today - timedelta(days=7)))
+        assert stale == 0
+        expired = db.session.scalars(select(Writeoff).where(Writeoff.reason == "expired")).all()
+        assert len(expired) > 2
+        assert all(w.created_at.date() <= today for w in expired)
+        assert check_lots() == []
 
 
 def test_demo_objection_fits_its_award(demo_app):

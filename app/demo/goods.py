@@ -91,7 +91,25 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
     made["cards"] = issue_demo_cards(rng)
     made.update(add_checkout_history(months=months, rng=rng))
     _acts(markets, products, today, rng)
+    made["expired_written_off"] = _clear_expired(today)
     return made
+
+
+def _clear_expired(today) -> int:
+    """The volunteers take food off the shelf a few days after its best-before
+    date, as real ones do: the demo's year of eggs is written off lot by lot
+    (reason expired) on the day after it expired, except the last week's, which
+    the volunteer's home lists as waiting. Returns the lots written off."""
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    lots = db.session.execute(
+        select(Lot.id, Lot.supermarket_id, Lot.product_id, Lot.remaining, Lot.best_before)
+        .where(Lot.remaining > 0, Lot.best_before < today - timedelta(days=7))
+        .order_by(Lot.best_before, Lot.id)).all()
+    for lot in lots:
+        w = writeoffs.record_writeoff(None, lot.supermarket_id, lot.product_id, lot.remaining, "expired",
+                                      "过期下架", lot_id=lot.id)
+        w.created_at = datetime.combine(lot.best_before + timedelta(days=1), time(9), tzinfo=zone)
+    return len(lots)
 
 
 def _donors() -> list[Donor]:
