@@ -7,6 +7,7 @@ from app.models.goods import (
     DONATION_KINDS, MOVEMENT_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS, Donation, DonationLine,
     Lot, LotMovement, Product, Purchase, Stocktake, StocktakeLine, Transfer, Writeoff,
 )
+from app.models.pledges import PLEDGE_STATUSES, Pledge, PledgeLine
 from app.models.households import HOUSEHOLD_STATUSES, Household, HouseholdTag, Visit
 from app.models.points import (
     ENTRY_KINDS, ENTRY_STATUSES, LIVE_STATUSES, AuthorMonth, CategoryMonth, Evidence, HouseholdMonth, IdempotencyKey,
@@ -26,4 +27,5 @@ __all__ = [
     "DONATION_KINDS", "MOVEMENT_KINDS", "STOCKTAKE_STATUSES", "WRITEOFF_REASONS", "Donation",
     "DonationLine", "Lot", "LotMovement", "Product", "Purchase", "Stocktake", "StocktakeLine",
     "Transfer", "Writeoff", "Visit", "CategoryMonth", "FAIRNESS_KINDS", "SUBJECT_TYPES", "FairnessNote",
+    "PLEDGE_STATUSES", "Pledge", "PledgeLine",
 ]

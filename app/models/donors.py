@@ -17,4 +17,7 @@ class Donor(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))
     contact: Mapped[str | None] = mapped_column(String(200))
+    # The donor's consent to be named on public pages (the trace, the donation
+    # board); without it they are 爱心企业 / 爱心人士 there.
+    named_in_public: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,6 +5,8 @@ Invariant 3 lives in the lot's CHECK constraints: quantity = remaining +
 redeemed + written_off + transferred_out, and 0 <= remaining <= quantity.
 A lot's quantity never changes; only its counters move, and each move is one
 LotMovement row, so a donor's goods can be followed unit by unit."""
+import base64
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
@@ -47,6 +49,12 @@ class Product(db.Model):
     )
 
 
+def new_public_code() -> str:
+    """A donation's public code: 80 random bits as 16 characters of base32
+    (A-Z, 2-7: no 0/O or 1/I to misread), printed as a QR code on the receipt."""
+    return base64.b32encode(secrets.token_bytes(10)).decode()
+
+
 class Donation(db.Model):
     """Goods or money given by a donor, received at a supermarket. A cash
     donation's lines are the goods bought with it (each line names its purchase)."""
@@ -60,6 +68,8 @@ class Donation(db.Model):
     received_on: Mapped[date] = mapped_column(Date)
     # 捐赠收据 number, printed on the receipt.
     receipt_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Anyone holding the receipt reads the donation's trace with it, no login.
+    public_code: Mapped[str | None] = mapped_column(String(24), unique=True, default=new_public_code)
     # Money given, in fen (分); cash donations only.
     amount_fen: Mapped[int | None]
     note: Mapped[str | None] = mapped_column(String(500))
