@@ -4,4 +4,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__)
 
 from app.api import (  # noqa: E402,F401
-    auth, cards, checkouts, goods, households, openapi, places, points, reports)
+    auth, cards, checkouts, goods, households, openapi, places, pledges, points, reports)

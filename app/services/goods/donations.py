@@ -243,6 +243,8 @@ def receive_donation(actor: User | None, data: dict) -> Donation:
     made = _add_lots(donation, lines, supermarket_id=sm.id, received_on=received_on)
     audit.record(actor, "donation.receive", donation, lines=len(made),
                  units=sum(line.quantity for line in made), supermarket_id=sm.id)
+    from app.services.goods.pledges import fill_pledges  # the donor's pledges here, same transaction
+    fill_pledges(actor, donation, made)
     return donation
 
 

@@ -79,6 +79,9 @@ ACTS: dict[str, frozenset[str]] = {
     "donors.manage": frozenset({"admin", "volunteer"}),
     "donations.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
     "donations.receive": frozenset({"admin", "volunteer"}),
+    # Pledges (认捐): a donor promises goods; the supermarket's keepers see them.
+    "pledges.make": frozenset({"donor"}),
+    "pledges.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
     # reports (figures by household, village and month; needs a visit)
     "reports.read": frozenset({"admin", "cadre", "staff"}),
     # Patterns worth a question (never a sanction): for those who review staff.
