@@ -160,7 +160,7 @@ def test_exports_carry_the_json_figures(client, world, data):
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.get_data().startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:5] == ["户编号", "户主", "村", "状态", "获得积分"]
+    assert rows[0][:5] == ["户号", "户主", "村", "状态", "获得积分"]
     assert [int(r[4]) for r in rows[1:]] == [j["earned"] for j in as_json]
     assert rows[2][1] == "'=HYPERLINK(\"http://x\")"
     r = get(client, world, "cadre", "engagement", **query, format="xlsx")

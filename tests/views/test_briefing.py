@@ -32,7 +32,7 @@ def test_briefing_of_a_month(client, world, data, tmp_path):
     text = pdf_text(r.get_data(), tmp_path)
     assert f"{data.m1.year}年{data.m1.month}月" in text
     # m1: v1a 5 and v3x 5 awarded, 3 deducted, one checkout of soap.
-    assert "奖励积分" in text and "扣减积分" in text
+    assert "加分" in text and "扣分" in text
     lines = text.splitlines()
     assert any("10" in line for line in lines)
     for village in ("东坪村", "石门村", "西沟村"):

@@ -46,7 +46,7 @@ def test_households_register_exports_every_row_matching_the_filters(client, worl
     page = client.get("/households/").get_data(as_text=True)
     assert "format=csv" in page and "format=xlsx" in page
     rows = csv_rows(client.get("/households/", query_string={"format": "csv", "page": 2}))
-    assert rows[0][:3] == ["户编号", "户主", "村"]
+    assert rows[0][:3] == ["户号", "户主", "村"]
     assert len(rows) - 1 == 62                               # 60 + v1a + v1b: all pages, not page 2
     assert ["'=HYPERLINK(\"x\")"] == [r[1] for r in rows if "HYPERLINK" in r[1]]
     found = csv_rows(client.get("/households/", query_string={"format": "csv", "q": "户主0"}))
@@ -75,7 +75,7 @@ def test_a_households_ledger_exports_all_its_entries(client, world):
     login(client, "staff")
     hid = world.households["v1a"].id
     rows = csv_rows(client.get(f"/points/households/{hid}", query_string={"format": "csv"}))
-    assert rows[0][:4] == ["日期", "类型", "积分规则", "积分"]
+    assert rows[0][:4] == ["日期", "类型", "积分细则", "积分"]
     assert [r[3] for r in rows[1:]] == ["5", "5", "5"] and rows[1][1] == "加分"
     client.post("/logout")
     login(client, "staff_west")

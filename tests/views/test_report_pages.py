@@ -54,7 +54,7 @@ def test_report_lists(client, world, data):
     assert html.index("石门村") < html.index("东坪村") < html.index("西沟村")
     html = page(client, "/reports/trends", **args(data))
     assert data.m1.strftime("%Y-%m") in table(html)
-    top = html[html.index("最常用的规则"):]
+    top = html[html.index("最常用的细则"):]
     assert top.index("QL-01 规则 QL-01") < top.index("HJ-01") < top.index("KF-01")
     charts = chart_data(html)
     assert [s["name"] for s in charts["categories"]["series"]] == ["勤劳致富", "扣分项", "环境卫生"]
@@ -130,3 +130,60 @@ def test_supermarket_and_donation_pages(client, world, data):
     html = page(client, "/reports/supermarkets", period="custom", **args(data))
     assert "东岭镇爱心超市" in table(html) and "/goods/stock/" not in html
     assert "/goods/donors/" not in page(client, "/reports/donations", period="custom", **args(data))
+
+
+def _expire_soap(world, data, n: int = 3):
+    from app.services.goods.writeoffs import write_off
+
+    write_off(world.users["volunteer"], world.sm_east.id,
+              {"product_id": data.products["香皂"].id, "quantity": n, "reason": "expired"})
+    db.session.commit()
+
+
+def test_donors_by_speed_and_writeoffs_on_the_page_and_in_the_export(client, world, data):
+    """The donations report follows the range's gifts: redeemed and how fast, the
+    write-offs by reason, and, where a tenth or more expired, the suggestion the
+    cadre may pass on; the CSV carries the same figures."""
+    _expire_soap(world, data)
+    login(client, "cadre")
+    html = page(client, "/reports/donations", period="custom", **args(data))
+    gifts = html[html.index('id="donors-gifts"'):html.index('id="writeoffs"')]
+    assert "青山农商银行" in gifts and "14" in gifts and "(3%)" in gifts    # 1 of 30 redeemed, in 14 days
+    offs = html[html.index('id="donors-writeoffs"'):]
+    assert "香皂 3" in offs and "10%" in offs
+    assert "建议与捐赠方沟通：香皂等保质期短的物资可分批捐赠。" in html
+    assert "sort=speed" in html
+    r = client.get("/reports/donations", query_string={"period": "custom", "format": "csv", **args(data)})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    header, row = r.get_data().decode("utf-8-sig").splitlines()[:2]
+    cells = dict(zip(header.split(","), row.split(",")))
+    assert cells["捐赠方"] == "青山农商银行" and cells["兑换用时中位数（天）"] == "14.0"
+    assert cells["至今已兑换"] == "1" and cells["报损：过期"] == "3" and cells["报损比例（%）"] == "10.0"
+    assert cells["给捐赠方的建议"].startswith("建议与捐赠方沟通")
+    client.post("/logout")
+    login(client, "cadre_west")                   # another township's cadre: nothing of this one
+    html = page(client, "/reports/donations", period="custom", **args(data))
+    assert "青山农商银行" not in html and "建议与捐赠方沟通" not in html
+    db.session.rollback()
+
+
+def test_a_volunteer_sees_the_donors_of_their_supermarket_under_goods(client, world, data):
+    """The reports are the cadres'; a volunteer has the same donors' figures for
+    their own supermarket under the goods pages, and nothing of another's."""
+    _expire_soap(world, data)
+    login(client, "volunteer")
+    assert client.get("/reports/donations").status_code == 403
+    assert "/goods/supermarket-donors" in page(client, "/goods/")
+    html = page(client, "/goods/supermarket-donors", period="custom", **args(data))
+    assert "青山农商银行" in html and "建议与捐赠方沟通" in html and "东岭镇爱心超市" in html
+    r = client.get("/goods/supermarket-donors", query_string={"period": "custom", "format": "xlsx", **args(data)})
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    client.post("/logout")
+    login(client, "volunteer_west")
+    assert "青山农商银行" not in page(client, "/goods/supermarket-donors", period="custom", **args(data))
+    assert client.get("/goods/supermarket-donors",
+                      query_string={"supermarket_id": world.sm_east.id}).status_code == 404
+    client.post("/logout")
+    login(client, "donor")
+    assert client.get("/goods/supermarket-donors").status_code == 403
+    db.session.rollback()
