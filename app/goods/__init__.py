@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("goods", __name__)
 
-from app.goods import donations, products, stock, text  # noqa: E402,F401
+from app.goods import donations, donor_figures, pledges, products, stock, text  # noqa: E402,F401

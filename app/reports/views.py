@@ -188,16 +188,21 @@ def supermarkets():
 
 @bp.get("/donations")
 def donations():
-    """Per donor: what came in and what went out to households."""
+    """Per donor: what came in and what went out to households; this period's
+    gifts followed to today (share redeemed, median days, write-offs)."""
     args = _period_args()
+    sort = args.get("sort") if args.get("sort") in goods.DONOR_SORTS else "given"
     with attempt(ValidationError) as refused:
-        rows = goods.donations(current_user, args, period.parse(args))
+        rows = goods.donations(current_user, args, period.parse(args), sort)
     if refused:
         return _refused(refused.error)
     if fmt := wanted(args):
         return download("donations", tables.donations(rows), fmt)
-    return render_template("reports/donations.html", rows=rows, keep=_keep(args),
-                           can_donors=policy.can(current_user, "donors.read"), **_context(args))
+    keep = _keep(args)
+    return render_template("reports/donations.html", rows=rows, keep=keep, sort=sort,
+                           sort_urls={s: url_for("reports.donations", **keep, sort=s)
+                                      for s in goods.DONOR_SORTS},
+                           donor_link=policy.can(current_user, "donors.read"), **_context(args))
 
 
 @bp.get("/inactive")

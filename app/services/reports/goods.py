@@ -6,15 +6,21 @@ donor, what came in and what went out to households in the range.
 A checkout counts on its local date unless voided (as in every report);
 goods out are the units of those checkouts. Units in are the donation lines
 received in the range; units out per donor are their lots' units redeemed by
-the checkouts of the range. Stock is as it stands now."""
+the checkouts of the range. Stock is as it stands now. The donors' report
+also follows the gifts of the range to now: share redeemed, the median days
+to redemption, write-offs by reason (see donor_rows)."""
 from datetime import timedelta
 
-from sqlalchemy import case, func, select
+from flask_babel import gettext as _
+from sqlalchemy import Integer, case, func, select
 
 from app.extensions import db
 from app.models import (Checkout, CheckoutLine, Donation, DonationLine, Donor, Lot, LotMovement,
-                        Product, Supermarket, User)
+                        Product, Supermarket, User, Writeoff)
 from app.services.clock import local_today
+from app.services.people import policy
+from app.services.people.scope import get_supermarket, visible_supermarkets
+from app.services.validate import as_id
 from app.services.ledger.totals import local_day
 from app.services.reports.figures import scope_of, serving_supermarkets
 from app.services.reports.period import Period
@@ -98,11 +104,77 @@ def supermarkets(actor: User, data: dict, period: Period) -> dict:
     return {"items": items, "days": days, "products": products, "low": low}
 
 
-def donations(actor: User, data: dict, period: Period) -> list[dict]:
+# Sorts of the donors' report: by what they gave (the points value of the goods
+# of their gifts in the range, bought with their money too; then money, then
+# units), or by how fast their goods reached households (the median days,
+# donors with nothing redeemed yet last).
+DONOR_SORTS = ("given", "speed")
+# A donor whose gifts of the range were written off as expired at this share of
+# the units (or more) hears, through the cadre, a polite suggestion.
+EXPIRED_NOTICE_SHARE = 0.10
+WRITEOFF_REASONS = ("expired", "damaged", "lost", "count")
+TOP_WRITTEN_OFF = 3
+
+
+def donations(actor: User, data: dict, period: Period, sort: str | None = None) -> list[dict]:
     """One row per donor with goods or money received, or goods redeemed, in
-    the range at the supermarkets serving the scope (most units in first)."""
+    the range at the supermarkets serving the scope (cadres, staff, admin)."""
     scope = scope_of(actor, data)
-    ids = list(_markets(scope)) or [0]
+    return donor_rows(list(_markets(scope)), period, sort)
+
+
+def supermarket_donations(actor: User, data: dict, period: Period,
+                          sort: str | None = None) -> tuple[list[dict], list[Supermarket]]:
+    """The same rows for the supermarkets a volunteer serves (all of them, or
+    ?supermarket_id= one), with those supermarkets."""
+    policy.require(actor, "stock.read")
+    if data.get("supermarket_id") not in (None, ""):
+        markets = [get_supermarket(actor, as_id(data.get("supermarket_id")))]
+    else:
+        markets = list(db.session.scalars(visible_supermarkets(actor)))
+    return donor_rows([m.id for m in markets], period, sort), markets
+
+
+def _suggestion(products: list[str]) -> str:
+    """What a cadre may pass on to a donor whose gifts expire on the shelf."""
+    return _("Suggest to the donor: goods that keep only a short time, such as %(products)s, "
+             "can be given in several smaller batches.", products=_(", ").join(products))
+
+
+def _weighted_median(counts: dict[int, int]) -> float | None:
+    """The median of values given as {value: how many}: the middle unit's
+    value (the mean of the two middle ones for an even count)."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    ordered = sorted(counts.items())
+
+    def nth(n):  # the value of the n-th unit, from 0
+        seen = 0
+        for value, k in ordered:
+            seen += k
+            if n < seen:
+                return value
+    return (nth((total - 1) // 2) + nth(total // 2)) / 2
+
+
+def donor_rows(ids: list[int], period: Period, sort: str | None = None) -> list[dict]:
+    """Per donor at the supermarkets `ids`, two views of one range.
+
+    What moved in the range: donations and money received, goods received
+    (units, their declared value in yuan, their points value), and units
+    redeemed by checkouts of the range from any earlier gift (households,
+    villages).
+
+    What became of the gifts of the range, as it stands now (`given_*`): the
+    lots of the donor's donations received in the range (goods given, and
+    goods bought with their money), wherever a transfer took them; units
+    redeemed from them (a voided checkout's units are back), the median days
+    from a lot's receiving to the local day of each unit's checkout (the
+    middle unit: one slow lot does not drag it as a mean would), units
+    written off by reason, the top products written off, and whether the
+    expired share earns the donor a suggestion (EXPIRED_NOTICE_SHARE)."""
+    ids = ids or [0]
     received = (Donation.supermarket_id.in_(ids),
                 Donation.received_on.between(period.start, period.end))
     given = {row.donor: row for row in db.session.execute(
@@ -112,8 +184,10 @@ def donations(actor: User, data: dict, period: Period) -> list[dict]:
     goods_in = {row.donor: row for row in db.session.execute(
         select(Donation.donor_id.label("donor"), func.sum(DonationLine.quantity).label("units"),
                func.sum(DonationLine.quantity * func.coalesce(DonationLine.unit_value_fen, 0))
-               .label("value"))
+               .label("value"),
+               func.sum(DonationLine.quantity * Product.points_price).label("points"))
         .join(DonationLine, DonationLine.donation_id == Donation.id)
+        .join(Product, Product.id == DonationLine.product_id)
         # Goods bought with a cash gift are the cash's, already counted as money.
         .where(*received, DonationLine.purchase_id.is_(None), Donation.kind == "goods")
         .group_by(Donation.donor_id))}
@@ -133,19 +207,103 @@ def donations(actor: User, data: dict, period: Period) -> list[dict]:
                func.count(func.distinct(case((moved.c.units > 0, moved.c.household)))).label("households"),
                func.count(func.distinct(case((moved.c.units > 0, moved.c.village)))).label("villages"))
         .group_by(moved.c.donor))}
+
+    # The gifts of the range: their lots (first lots, not a transfer's copy, for what was given).
+    cohort = (Donation.donor_id.label("donor"), Lot.id.label("lot"))
+    gift_lots = (select(*cohort).select_from(Lot)
+                 .join(DonationLine, DonationLine.id == Lot.donation_line_id)
+                 .join(Donation, Donation.id == DonationLine.donation_id).where(*received))
+    cohort_points = {row.donor: row for row in db.session.execute(
+        select(Donation.donor_id.label("donor"), func.sum(Lot.quantity).label("units"),
+               func.sum(Lot.quantity * Product.points_price).label("points"))
+        .select_from(Lot).join(DonationLine, DonationLine.id == Lot.donation_line_id)
+        .join(Donation, Donation.id == DonationLine.donation_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(*received, Lot.source_lot_id.is_(None)).group_by(Donation.donor_id))}
+    lots = gift_lots.subquery()
+    dialect = db.session.get_bind().dialect.name
+    # A redemption happened when its checkout did (the movement's own stamp is the write's).
+    redeemed_on = local_day(dialect, Checkout.created_at)
+    if dialect == "sqlite":
+        waited = func.cast(func.julianday(redeemed_on) - func.julianday(Lot.received_on), Integer)
+    else:
+        waited = redeemed_on - Lot.received_on
+    # A histogram of days waited per donor (units per day count): the median from it.
+    waits: dict[int, dict[int, int]] = {}
+    for donor_id, days, units in db.session.execute(
+            select(lots.c.donor, waited.label("days"), func.sum(LotMovement.quantity))
+            .select_from(LotMovement).join(lots, lots.c.lot == LotMovement.lot_id)
+            .join(Lot, Lot.id == LotMovement.lot_id)
+            .join(Checkout, Checkout.id == LotMovement.checkout_id)
+            .where(LotMovement.kind == "redemption", Checkout.voided_at.is_(None))
+            .group_by(lots.c.donor, waited)):
+        hist = waits.setdefault(donor_id, {})
+        hist[max(int(days), 0)] = hist.get(max(int(days), 0), 0) + int(units)
+    written: dict[int, dict[str, int]] = {}
+    worst: dict[int, list[tuple[int, int]]] = {}
+    expired: dict[int, dict[int, int]] = {}
+    for donor_id, reason, product_id, units in db.session.execute(
+            select(lots.c.donor, Writeoff.reason, Writeoff.product_id, func.sum(LotMovement.quantity))
+            .select_from(LotMovement).join(lots, lots.c.lot == LotMovement.lot_id)
+            .join(Writeoff, Writeoff.id == LotMovement.writeoff_id)
+            .where(LotMovement.kind == "writeoff")
+            .group_by(lots.c.donor, Writeoff.reason, Writeoff.product_id)):
+        by_reason = written.setdefault(donor_id, dict.fromkeys(WRITEOFF_REASONS, 0))
+        by_reason[reason] = by_reason.get(reason, 0) + int(units)
+        worst.setdefault(donor_id, []).append((product_id, int(units)))
+        if reason == "expired":
+            went = expired.setdefault(donor_id, {})
+            went[product_id] = went.get(product_id, 0) + int(units)
+    top_products: dict[int, list[tuple[int, int]]] = {}
+    for donor_id, pairs in worst.items():
+        summed: dict[int, int] = {}
+        for pid, units in pairs:
+            summed[pid] = summed.get(pid, 0) + units
+        top_products[donor_id] = sorted(summed.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_WRITTEN_OFF]
+    product_names = {p.id: p for p in db.session.scalars(select(Product).where(
+        Product.id.in_({pid for pairs in top_products.values() for pid, _ in pairs} or {0})))}
+    for went in expired.values():
+        for pid in went:
+            product_names.setdefault(pid, db.session.get(Product, pid))
+
     donors = {d.id: d for d in db.session.scalars(
         select(Donor).where(Donor.id.in_(set(given) | set(goods_in) | set(out) or {0})))}
     rows = []
     for donor_id, donor in donors.items():
-        g, i, o = given.get(donor_id), goods_in.get(donor_id), out.get(donor_id)
+        g, i, o, c = given.get(donor_id), goods_in.get(donor_id), out.get(donor_id), cohort_points.get(donor_id)
+        hist = waits.get(donor_id, {})
+        gave = int(c.units or 0) if c else 0
+        redeemed = sum(hist.values())
+        offs = written.get(donor_id, dict.fromkeys(WRITEOFF_REASONS, 0))
+        off_units = sum(offs.values())
+        expired_share = offs["expired"] / gave if gave else None
         rows.append({
             "donor_id": donor_id, "name": donor.name, "kind": donor.kind,
             "donations": int(g.donations) if g else 0,
             "units_in": int(i.units or 0) if i else 0,
             "value_in": round(int(i.value or 0) / 100, 2) if i else 0.0,
+            "points_in": int(i.points or 0) if i else 0,
             "cash_in": round(int(g.cash or 0) / 100, 2) if g else 0.0,
             "units_out": int(o.units or 0) if o else 0,
             "households": int(o.households or 0) if o else 0,
-            "villages": int(o.villages or 0) if o else 0})
-    rows.sort(key=lambda r: (-r["units_in"], -r["units_out"], r["donor_id"]))
+            "villages": int(o.villages or 0) if o else 0,
+            "given_units": gave, "given_points": int(c.points or 0) if c else 0,
+            "given_redeemed": redeemed, "given_remaining": gave - redeemed - off_units,
+            "given_redeemed_share": round(redeemed / gave, 4) if gave else None,
+            "median_days": _weighted_median(hist),
+            "written_off": offs, "written_off_units": off_units,
+            "written_off_share": round(off_units / gave, 4) if gave else None,
+            "expired_share": round(expired_share, 4) if expired_share is not None else None,
+            "top_written_off": [{"product_id": pid, "name": product_names[pid].name,
+                                 "unit": product_names[pid].unit, "units": units}
+                                for pid, units in top_products.get(donor_id, [])],
+            "suggestion": _suggestion([product_names[pid].name for pid, _ in sorted(
+                expired.get(donor_id, {}).items(), key=lambda kv: (-kv[1], kv[0]))][:TOP_WRITTEN_OFF])
+            if expired_share is not None and expired_share >= EXPIRED_NOTICE_SHARE else None})
+    if sort == "speed":
+        rows.sort(key=lambda r: (r["median_days"] is None, r["median_days"] or 0,
+                                 -r["given_redeemed"], r["donor_id"]))
+    else:
+        rows.sort(key=lambda r: (-r["given_points"], -r["cash_in"], -r["units_in"], -r["units_out"],
+                                 r["donor_id"]))
     return rows

@@ -89,7 +89,23 @@ def supermarkets(rows: list[dict]) -> tuple[list, list[list]]:
 
 def donations(rows: list[dict]) -> tuple[list, list[list]]:
     columns = [_l("Donor"), _l("Donations"), _l("Units received"), _l("Value of goods (yuan)"),
-               _l("Money (yuan)"), _l("Units redeemed"), _l("Households reached"),
-               _l("Villages reached")]
-    return columns, [[r["name"], r["donations"], r["units_in"], r["value_in"], r["cash_in"],
-                      r["units_out"], r["households"], r["villages"]] for r in rows]
+               _l("Points value of goods"), _l("Money (yuan)"), _l("Units redeemed"),
+               _l("Households reached"), _l("Villages reached"),
+               _l("Units from this period's gifts"), _l("Points value of this period's gifts"),
+               _l("Redeemed so far"), _l("Share redeemed"), _l("Median days to redemption"),
+               _l("Written off: expired"), _l("Written off: damaged"), _l("Written off: lost"),
+               _l("Written off: count"), _l("Share written off"), _l("Most written off"),
+               _l("Suggestion for the donor")]
+
+    def share(value):
+        return "" if value is None else round(100 * value, 1)
+    return columns, [[r["name"], r["donations"], r["units_in"], r["value_in"], r["points_in"],
+                      r["cash_in"], r["units_out"], r["households"], r["villages"],
+                      r["given_units"], r["given_points"], r["given_redeemed"],
+                      share(r["given_redeemed_share"]),
+                      "" if r["median_days"] is None else r["median_days"],
+                      r["written_off"]["expired"], r["written_off"]["damaged"],
+                      r["written_off"]["lost"], r["written_off"]["count"],
+                      share(r["written_off_share"]),
+                      "、".join(f"{p['name']} {p['units']}{p['unit']}" for p in r["top_written_off"]),
+                      r["suggestion"] or ""] for r in rows]
