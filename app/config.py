@@ -72,6 +72,9 @@ class Defaults:
     PASSBOOK_FAILURES_PER_CARD = "5 per 15 minutes"
     PASSBOOK_FAILURES_PER_CLIENT = "20 per 15 minutes"
     PASSBOOK_OPEN_MINUTES = 10
+    # The public trace read from a donation receipt's QR code (/trace/<code>, no login):
+    # unknown codes allowed per client before every trace from it waits (guessing).
+    PUBLIC_TRACE_FAILURES_PER_CLIENT = "30 per 15 minutes"
 
     # The counter, serving a household without its card: wrong passbook PINs
     # allowed per household and per volunteer before they must wait.

@@ -134,7 +134,8 @@ def test_problems_are_documented_as_problem_json(client):
 
 def test_every_operation_names_its_act(client):
     """Each operation says the act it performs (from the policy table) and who may attempt it;
-    only logging in, logging out and this document name none."""
+    only logging in, logging out, this document and the public pages' data (the trace read
+    from a receipt, a supermarket's needs) name none."""
     from app.services.people import policy
 
     doc = client.get("/api/v1/openapi.json").get_json()
@@ -147,7 +148,9 @@ def test_every_operation_names_its_act(client):
                 continue
             assert act in policy.ACTS
             assert ", ".join(sorted(policy.ACTS[act])) in op["description"]
-    assert without == {("post", "/auth/token"), ("delete", "/auth/token"), ("get", "/openapi.json")}
+    assert without == {("post", "/auth/token"), ("delete", "/auth/token"), ("get", "/openapi.json"),
+                       ("get", "/public/trace/{public_code}"),
+                       ("get", "/supermarkets/{supermarket_id}/needs")}
 
 
 def test_no_documentation_page_is_served(app, client):

@@ -39,7 +39,8 @@ def product_body(p) -> dict:
 
 
 def donor_body(d) -> dict:
-    return {"id": d.id, "name": d.name, "kind": d.kind, "contact": d.contact}
+    return {"id": d.id, "name": d.name, "kind": d.kind, "contact": d.contact,
+            "named_in_public": d.named_in_public}
 
 
 def donation_body(d) -> dict:

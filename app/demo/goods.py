@@ -92,6 +92,47 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
     made.update(add_checkout_history(months=months, rng=rng))
     _acts(markets, products, today, rng)
     made["expired_written_off"] = _clear_expired(today)
+    made["pledges"] = _pledges(markets[0], products, today)
+    return made
+
+
+def _pledges(sm, products, today) -> int:
+    """The donors with a login pledge goods through the service: one pledge
+    fulfilled by a later donation, one partly received, one still open."""
+    from app.models import User
+    from app.services.goods import pledges
+
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    users = list(db.session.scalars(select(User).where(User.role == "donor", User.donor_id.is_not(None))
+                                    .order_by(User.id)))
+    if not users:
+        return 0
+    plan = [(users[0], 20, [("大米 5kg", 20), ("食用油 5L", 10)], 12),
+            (users[0], 6, [("挂面 1kg", 30), ("洗衣粉 1kg", 20)], 2),
+            (users[-1], 3, [("鸡蛋 30枚", 10), ("卫生纸 10卷", 15)], None)]
+    made = 0
+    for user, days_ago, lines, delivered_ago in plan:
+        lines = [(products[name], n) for name, n in lines if name in products]
+        if not lines:
+            continue
+        p = pledges.create_pledge(user, {"supermarket_id": sm.id, "note": "演示认捐",
+                                         "lines": [{"product_id": pr.id, "quantity": n} for pr, n in lines]})
+        p.created_at = datetime.combine(today - timedelta(days=days_ago), time(10), tzinfo=zone)
+        made += 1
+        if delivered_ago is None:
+            continue
+        db.session.flush()
+        # Everything of the first pledge comes; half of the first product of the second.
+        brought = lines if days_ago > 10 else [(lines[0][0], lines[0][1] // 2)]
+        donations.receive_donation(None, {
+            "donor_id": user.donor_id, "supermarket_id": sm.id,
+            "received_on": (today - timedelta(days=delivered_ago)).isoformat(),
+            "lines": [{"product_id": pr.id, "quantity": n} for pr, n in brought]})
+        db.session.flush()
+        db.session.refresh(p)
+        if p.fulfilled_at is not None:
+            p.fulfilled_at = datetime.combine(today - timedelta(days=delivered_ago), time(15),
+                                              tzinfo=zone)
     return made
 
 

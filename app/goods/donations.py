@@ -1,4 +1,6 @@
 """Donors, receiving donations at the counter, receipts and the trace."""
+import base64
+import io
 import re
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -15,6 +17,8 @@ from app.goods import bp
 from app.goods.forms import CashForm, DonorForm
 from app.households.forms import select_choices
 from app.models import Supermarket
+from app.public.donations import trace_url
+from app.services.checkout.card_images import qr_image
 from app.services.goods import donations as service
 from app.services.goods import products as goods
 from app.services.people import policy, scope
@@ -61,6 +65,23 @@ def new_donor():
                             url_for("goods.receive", donor_id=donor.id) or
                             url_for("goods.donor", donor_id=donor.id))
     return render_template("goods/donor_form.html", form=form)
+
+
+@bp.route("/donors/<int:donor_id>/edit", methods=["GET", "POST"])
+def edit_donor(donor_id: int):
+    """Correct a donor, or record their consent to be named in public."""
+    policy.require(current_user, "donors.manage")
+    d = service.get_donor(current_user, donor_id)
+    form = DonorForm(obj=d)
+    if form.validate_on_submit():
+        with attempt(ValidationError) as refused:
+            service.update_donor(current_user, d.id, form.data_for_service())
+        if refused:
+            apply_errors(form, refused.error)
+        else:
+            flash(_("Donor %(name)s saved.", name=d.name), "success")
+            return redirect(url_for("goods.donor", donor_id=d.id))
+    return render_template("goods/donor_form.html", form=form, donor=d)
 
 
 @bp.get("/donors/<int:donor_id>")
@@ -112,9 +133,19 @@ def receipt(donation_id: int):
     total_value = sum(line.quantity * line.unit_value_fen for line in valued) if valued else None
     # A line without a value is marked on the receipt, never silently left out of the total.
     return render_template("goods/receipt.html", donation=d, lines=lines,
+                           trace_url=trace_url(d.public_code),
+                           trace_qr=_qr_data_uri(trace_url(d.public_code)),
                            total_units=sum(line.quantity for line in lines),
                            total_value=total_value, unvalued=len(lines) - len(valued),
                            auto_print=request.args.get("print") == "1")
+
+
+def _qr_data_uri(url: str) -> str:
+    """The QR code of the public trace's address, inline (the receipt prints offline too)."""
+    img = qr_image(url, box=6)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def _posted_lines() -> list[dict]:

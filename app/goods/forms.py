@@ -2,7 +2,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Optional
 
 from app.goods.text import DONOR_KINDS, REASONS
@@ -34,10 +34,12 @@ class DonorForm(FlaskForm):
     name = StringField(_l("Name"))
     kind = SelectField(_l("Kind"), choices=select_choices(DONOR_KINDS.items()))
     contact = StringField(_l("Contact (phone, address, contact person)"))
+    named_in_public = BooleanField(_l("The donor agrees to be named in public"))
     submit = SubmitField(_l("Save"))
 
     def data_for_service(self) -> dict:
-        return {"name": self.name.data, "kind": self.kind.data, "contact": self.contact.data}
+        return {"name": self.name.data, "kind": self.kind.data, "contact": self.contact.data,
+                "named_in_public": bool(self.named_in_public.data)}
 
 
 class WriteoffForm(FlaskForm):

@@ -15,6 +15,7 @@ from app.api.schemas.common import (Date, Moment, PageQuery, UncountedPageQuery,
 from app.api.spec import Body, Schema, gate_errors
 from app.models import (DONATION_KINDS, DONOR_KINDS, STOCKTAKE_STATUSES, WRITEOFF_REASONS)
 from app.services.goods import donations, products, stocktakes, transfers, writeoffs
+from app.services.people.regions import active_flag
 from app.services.validate import MAX_ID
 
 UNKNOWN_PRODUCT = _l("Unknown product.")
@@ -146,10 +147,20 @@ class ProductQuery(PageQuery):
 
 # -- donors ------------------------------------------------------------------------------
 
+def _consent(errors, data, field):
+    """donations.validate_donor: JSON true or false; absent is false."""
+    if data.get(field) is None:
+        return False
+    return active_flag(errors, data, field)
+
+
 class DonorIn(Schema):
     name: Text(donations.DONOR_NAME_MAX)
     kind: Choice(DONOR_KINDS)
     contact: OptionalText(donations.CONTACT_MAX) = None
+    named_in_public: Annotated[bool, Check(_consent), Field(description=(
+        "The donor's consent to be named on public pages (the donation board, the public "
+        "trace); false or absent: shown as 爱心企业 or 爱心人士."))] = False
 
 
 class DonorOut(Body):
@@ -157,6 +168,7 @@ class DonorOut(Body):
     name: str
     kind: Literal[tuple(DONOR_KINDS)]
     contact: str | None
+    named_in_public: bool
 
 
 DonorPage = page_of(DonorOut, "DonorPage")

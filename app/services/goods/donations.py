@@ -17,7 +17,7 @@ from app.services.goods.products import money_fen, quantity as quantity_field
 from app.services.clock import local_today
 from app.services.goods.products import product_ref
 from app.services.people import policy
-from app.services.people.regions import require_open
+from app.services.people.regions import active_flag, require_open
 from app.services.people.scope import (one_in_reach, supermarket_for, visible_donations,
                                        visible_donors)
 from app.services import validate
@@ -40,8 +40,12 @@ def validate_donor(data: dict) -> tuple[dict, Errors]:
     name = text(errors, data, "name", required=True, max_len=DONOR_NAME_MAX)
     kind = choice(errors, data, "kind", DONOR_KINDS)
     contact = text(errors, data, "contact", required=False, max_len=CONTACT_MAX)
-    return {"name": name.strip() if name else name, "kind": kind,
-            "contact": contact.strip() if contact else None}, errors
+    fields = {"name": name.strip() if name else name, "kind": kind,
+              "contact": contact.strip() if contact else None}
+    # Consent to be named on public pages (the board, the public trace): off unless given.
+    fields["named_in_public"] = (False if data.get("named_in_public") is None
+                                 else active_flag(errors, data, "named_in_public"))
+    return fields, errors
 
 
 def create_donor(actor: User | None, data: dict) -> Donor:
@@ -56,7 +60,29 @@ def create_donor(actor: User | None, data: dict) -> Donor:
 def _add_donor(actor: User | None, fields: dict) -> Donor:
     donor = Donor(**fields, created_at=utcnow())
     db.session.add(donor)
-    audit.record(actor, "donor.create", donor, kind=donor.kind)
+    audit.record(actor, "donor.create", donor, kind=donor.kind,
+                 named_in_public=donor.named_in_public)
+    return donor
+
+
+def update_donor(actor: User | None, donor_id, data: dict) -> Donor:
+    """Correct a donor's name, kind or contact, or record their consent to be
+    named in public (or its withdrawal): volunteers and admins."""
+    if actor is not None:
+        policy.require(actor, "donors.manage")
+        donor = get_donor(actor, donor_id)
+    else:
+        donor = db.session.get(Donor, as_id(donor_id) or 0)
+        if donor is None:
+            raise NotFound()
+    fields, errors = validate_donor(data)
+    errors.raise_if_any()
+    changed = {k: v for k, v in fields.items() if getattr(donor, k) != v}
+    for k, v in changed.items():
+        setattr(donor, k, v)
+    if changed:
+        audit.record(actor, "donor.update", donor, fields=sorted(changed),
+                     named_in_public=donor.named_in_public)
     return donor
 
 
