@@ -7,6 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Donation, Donor, IdempotencyKey, Lot, LotMovement, Product, Writeoff
 from app.services.goods import writeoffs
+from app.services import clock
 from tests.api.problems import assert_problem
 from tests.factories import count
 from tests.goods_helpers import assert_lots_balance, level, load_products, receive, redeem
@@ -331,10 +332,21 @@ def test_donation_trace(client, world, products):
     for hh in world.households.values():
         assert hh.head_name not in text and hh.code not in text
         assert not re.search(rf'"household(_id|s_ids)?"\s*:\s*\[?\s*{hh.id}\b', text)
+    today = clock.local_today().isoformat()
+    assert body["public_code"] == d.public_code
+    assert (line["first_redeemed_on"], line["last_redeemed_on"]) == (today, today)
+    assert line["months"] == body["months"] == [{"month": today[:7], "redeemed": 6}]
+    assert (body["totals"]["first_redeemed_on"], body["last_redeemed_on"]) == (today, today)
     donor_trace = client.get(f"/api/v1/donors/{world.donor.id}/trace", headers=world.headers("donor"))
     assert donor_trace.status_code == 200
-    assert [(x["product_id"], x["redeemed"], x["households"]) for x in donor_trace.get_json()["lines"]] == \
-        [(rice.id, 6, 3)]
+    assert [(x["product_id"], x["redeemed"], x["households"], x["first_redeemed_on"], x["months"])
+            for x in donor_trace.get_json()["lines"]] == \
+        [(rice.id, 6, 3, today, [{"month": today[:7], "redeemed": 6}])]
+    assert donor_trace.get_json()["months"] == [{"month": today[:7], "redeemed": 6}]
+    # Before any redemption: no dates, no months.
+    fresh = receive(world, [(rice, 1)])
+    body = client.get(f"/api/v1/donations/{fresh.id}/trace", headers=world.headers("donor")).get_json()
+    assert (body["lines"][0]["first_redeemed_on"], body["lines"][0]["months"], body["months"]) == (None, [], [])
 
 
 def test_trace_privacy(client, world, products):

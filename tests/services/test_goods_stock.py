@@ -569,3 +569,80 @@ def test_the_volunteer_sees_what_expires_within_30_days_at_their_supermarkets(wo
     assert {sm.id for sm, _lot, _e in listed} == {world.sm_east.id}
     assert levels.expiring(world.users["cadre"]) == []
     assert [sm.id for sm, _lot, _e in levels.expiring(world.users["volunteer_west"])] == [world.sm_west.id]
+
+
+def _backdate(checkout_id: int, days: int) -> None:
+    """Move a test checkout's redemption rows back in time (the trace reads their day)."""
+    at = clock.utcnow() - timedelta(days=days)
+    for m in db.session.scalars(select(LotMovement).where(LotMovement.checkout_id == checkout_id)):
+        m.created_at = at
+    db.session.commit()
+
+
+def test_trace_adds_up_against_lots_and_checkouts(world, products):
+    """After redemptions, a void, a write-off, a transfer and a stocktake, each line's
+    received = redeemed + written off + remaining, its redeemed and households match the
+    redemption rows still standing, its months sum to its redeemed units, and its first
+    and last redemption are the days of the oldest and newest standing checkout."""
+    rice, soap = products["大米 5kg"], products["香皂"]
+    d = receive(world, [(rice, 20), (soap, 8)], received_on=days_ago(70))
+    vol, hh = world.users["volunteer"], world.households
+    redeem(vol, world.sm_east.id, rice.id, 3, household=hh["v1a"], checkout_id=11)
+    redeem(vol, world.sm_east.id, rice.id, 2, household=hh["v2a"], checkout_id=12)
+    redeem(vol, world.sm_east.id, soap.id, 1, household=hh["v1b"], checkout_id=13)
+    redeem(vol, world.sm_east.id, rice.id, 4, household=hh["v1b"], checkout_id=14)
+    db.session.commit()
+    _backdate(11, 60)
+    _backdate(12, 31)
+    _backdate(14, 80)  # the oldest, but voided: it counts no more
+    lots.return_for_void(vol, 14)
+    writeoffs.write_off(vol, world.sm_east.id, {"product_id": rice.id, "quantity": 2, "reason": "damaged"})
+    transfers.transfer_stock(vol, {"from_supermarket_id": world.sm_east.id,
+                                   "to_supermarket_id": world.sm_west.id, "product_id": rice.id,
+                                   "quantity": 5})
+    redeem(None, world.sm_west.id, rice.id, 1, household=hh["v3a"], checkout_id=15)
+    st = stocktakes.start_stocktake(vol, world.sm_east.id)
+    stocktakes.record_counts(vol, st.id, {"counts": [{"product_id": rice.id, "counted": 7},
+                                                    {"product_id": soap.id, "counted": 7}]})
+    stocktakes.submit_stocktake(vol, st.id)
+    stocktakes.finalize_stocktake(world.users["cadre"], st.id)
+    db.session.commit()
+    assert_lots_balance()
+    trace = donations.trace_donation(world.users["donor"], d.id)
+    assert trace["public_code"] == d.public_code and len(d.public_code) >= 16
+    today = clock.local_today()
+    for line in trace["lines"]:
+        assert line["quantity"] == line["redeemed"] + line["written_off"] + line["remaining"]
+        lot_ids = select(Lot.id).where(Lot.donation_line_id == line["id"])
+        moves = db.session.execute(select(LotMovement.kind, LotMovement.quantity, LotMovement.household_id)
+                                   .where(LotMovement.lot_id.in_(lot_ids))).all()
+        standing = sum(q if k == "redemption" else -q for k, q, _h in moves if k in ("redemption", "return"))
+        assert line["redeemed"] == standing
+        assert sum(m["redeemed"] for m in line["months"]) == line["redeemed"]
+        stock = db.session.scalar(select(func.sum(Lot.remaining)).where(Lot.id.in_(lot_ids)))
+        assert line["remaining"] == stock
+    rice_line = next(line for line in trace["lines"] if line["product_id"] == rice.id)
+    # 20 received: 3 + 2 + 1 redeemed (the void's 4 came back), 2 damaged, 5 moved west
+    # (1 of them redeemed there), and the stocktake found 7 of the 8 left at the east.
+    assert {k: rice_line[k] for k in ("redeemed", "written_off", "remaining", "households", "transferred")} == \
+        {"redeemed": 6, "written_off": 3, "remaining": 11, "households": 3, "transferred": 5}
+    assert rice_line["first_redeemed_on"] == (today - timedelta(days=60)).isoformat()
+    assert rice_line["last_redeemed_on"] == today.isoformat()
+    months = {}
+    for n, ago in ((3, 60), (2, 31), (1, 0)):
+        key = (today - timedelta(days=ago)).strftime("%Y-%m")
+        months[key] = months.get(key, 0) + n
+    assert rice_line["months"] == [{"month": m, "redeemed": n} for m, n in sorted(months.items())]
+    soap_line = next(line for line in trace["lines"] if line["product_id"] == soap.id)
+    assert (soap_line["redeemed"], soap_line["written_off"], soap_line["remaining"]) == (1, 0, 7)
+    assert trace["totals"]["first_redeemed_on"] == rice_line["first_redeemed_on"]
+    assert trace["totals"]["households"] == 4 and trace["totals"]["villages"] == 3
+    assert sum(m["redeemed"] for m in trace["months"]) == trace["totals"]["redeemed"] == 7
+    # The donor's trace: the same sums, per product.
+    whole = donations.trace_donor(world.users["donor"], world.donor.id)
+    assert [(x["product_id"], x["redeemed"], x["remaining"], x["first_redeemed_on"]) for x in whole["lines"]
+            if x["product_id"] == rice.id] == [(rice.id, 6, 11, rice_line["first_redeemed_on"])]
+    assert whole["months"] == trace["months"] and whole["last_redeemed_on"] == today.isoformat()
+    text = repr(trace) + repr(whole)
+    for h in hh.values():
+        assert h.head_name not in text and h.code not in text

@@ -344,6 +344,11 @@ class TraceVillage(Body):
     quantity: int
 
 
+class TraceMonth(Body):
+    month: str = Field(description="YYYY-MM", pattern=r"^\d{4}-\d{2}$")
+    redeemed: int
+
+
 class TraceSums(Body):
     remaining: int
     redeemed: int
@@ -351,6 +356,11 @@ class TraceSums(Body):
     transferred: int
     households: int = Field(description="Distinct households that redeemed; never who.")
     villages: list[TraceVillage]
+    first_redeemed_on: Date | None = Field(description=(
+        "The local day of the first redemption still standing (a voided checkout's "
+        "units no more); null before any."))
+    last_redeemed_on: Date | None
+    months: list[TraceMonth] = Field(description="Units redeemed per local month, oldest first.")
 
 
 class TraceTotals(Body):
@@ -361,6 +371,8 @@ class TraceTotals(Body):
     transferred: int
     households: int
     villages: int
+    first_redeemed_on: Date | None
+    last_redeemed_on: Date | None
 
 
 class TraceDonor(Body):
@@ -388,12 +400,18 @@ class DonationTrace(Body):
     id: int
     receipt_no: str
     kind: Literal[tuple(DONATION_KINDS)]
+    public_code: str | None = Field(description=(
+        "The random code of the public trace (GET /public/trace/{public_code}), "
+        "printed as a QR code on the receipt."))
     received_on: Date
     donor: TraceDonor
     supermarket: TraceSupermarket
     lines: list[DonationTraceLine]
     totals: TraceTotals
     villages: list[TraceVillage]
+    months: list[TraceMonth]
+    first_redeemed_on: Date | None
+    last_redeemed_on: Date | None
     amount: float = None
     spent: float = None
 
@@ -420,6 +438,9 @@ class DonorTrace(Body):
     lines: list[DonorTraceLine]
     totals: TraceTotals
     villages: list[TraceVillage]
+    months: list[TraceMonth]
+    first_redeemed_on: Date | None
+    last_redeemed_on: Date | None
 
 
 # -- stock ---------------------------------------------------------------------------------

@@ -414,7 +414,33 @@ def _trace(key, line_filter) -> dict:
         .order_by(redeemed.c.k, func.sum(redeemed.c.n).desc(), Region.name))
     for k, village_id, name, n in villages:
         out[k]["villages"].append({"id": village_id, "name": name, "quantity": int(n)})
+    for k, dates in _redemption_days(key, line_filter).items():
+        out.setdefault(k, {}).update(dates)
     return out
+
+
+def _redemption_days(key, line_filter) -> dict:
+    """Per `key`: the local days of the first and last redemption still
+    standing (a voided checkout's units count no more) and the units redeemed
+    per local month, oldest first."""
+    given_back = select(LotMovement.returns_id).where(LotMovement.returns_id.is_not(None))
+    rows = db.session.execute(
+        select(key.label("k"), LotMovement.created_at, LotMovement.quantity)
+        .join(Lot, Lot.id == LotMovement.lot_id)
+        .join(DonationLine, DonationLine.id == Lot.donation_line_id)
+        .join(Donation, Donation.id == DonationLine.donation_id)
+        .where(line_filter, LotMovement.kind == "redemption",
+               LotMovement.id.not_in(given_back)))
+    days: dict = {}
+    for k, at, n in rows:
+        day = local_today(at)
+        first, last, months = days.get(k, (day, day, {}))
+        month = day.strftime("%Y-%m")
+        months[month] = months.get(month, 0) + int(n)
+        days[k] = (min(first, day), max(last, day), months)
+    return {k: {"first_redeemed_on": first.isoformat(), "last_redeemed_on": last.isoformat(),
+                "months": [{"month": m, "redeemed": n} for m, n in sorted(months.items())]}
+            for k, (first, last, months) in days.items()}
 
 
 def _donor_body(donor: Donor) -> dict:
@@ -423,7 +449,7 @@ def _donor_body(donor: Donor) -> dict:
 
 def _empty_sums() -> dict:
     return {"remaining": 0, "redeemed": 0, "written_off": 0, "transferred": 0, "households": 0,
-            "villages": []}
+            "villages": [], "first_redeemed_on": None, "last_redeemed_on": None, "months": []}
 
 
 def trace_donation(actor: User, donation_id) -> dict:
@@ -437,6 +463,7 @@ def trace_donation(actor: User, donation_id) -> dict:
                       "purchase_id": line.purchase_id,
                       **{**_empty_sums(), **sums.get(line.id, {})}})
     body = {"id": donation.id, "receipt_no": donation.receipt_no, "kind": donation.kind,
+            "public_code": donation.public_code,
             "received_on": donation.received_on.isoformat(), "donor": _donor_body(donation.donor),
             "supermarket": {"id": donation.supermarket.id, "name": donation.supermarket.name},
             "lines": lines, **_overall(DonationLine.donation_id, donation.id,
@@ -483,11 +510,40 @@ def trace_donor(actor: User, donor_id) -> dict:
             "lines": lines, **_overall(Donation.donor_id, donor.id, line_filter, lines)}
 
 
+def donation_sums(actor: User, donor_id) -> dict[int, dict]:
+    """Per donation of the donor that the user may see: units given, and the
+    trace's sums (redeemed, written off, remaining, households, villages,
+    first and last redemption), for a list of donations without a query each."""
+    donor = get_donor(actor, donor_id)
+    ids = visible_donations(actor).where(Donation.donor_id == donor.id) \
+        .with_only_columns(Donation.id).order_by(None)
+    line_filter = DonationLine.donation_id.in_(ids)
+    sums = _trace(DonationLine.donation_id, line_filter)
+    given = db.session.execute(
+        select(DonationLine.donation_id, func.sum(DonationLine.quantity))
+        .where(line_filter).group_by(DonationLine.donation_id))
+    return {donation_id: {**_empty_sums(), **sums.get(donation_id, {}), "quantity": int(qty)}
+            for donation_id, qty in given}
+
+
+def supermarkets_of(actor: User, donor_id) -> list[str]:
+    """The names of the supermarkets the donor's visible donations went to."""
+    donor = get_donor(actor, donor_id)
+    ids = visible_donations(actor).where(Donation.donor_id == donor.id) \
+        .with_only_columns(Donation.supermarket_id).order_by(None)
+    return list(db.session.scalars(select(Supermarket.name).where(Supermarket.id.in_(ids))
+                                   .order_by(Supermarket.name)))
+
+
 def _overall(key, value, line_filter, lines: list[dict]) -> dict:
     """Totals over all lines, with households and villages counted once each."""
-    overall = _trace(key, line_filter).get(value, _empty_sums())
+    overall = {**_empty_sums(), **_trace(key, line_filter).get(value, {})}
     keys = ("quantity", "redeemed", "written_off", "remaining", "transferred")
     totals = {k: sum(line[k] for line in lines) for k in keys}
     totals["households"] = overall["households"]
     totals["villages"] = len(overall["villages"])
-    return {"totals": totals, "villages": overall["villages"]}
+    totals["first_redeemed_on"] = overall["first_redeemed_on"]
+    totals["last_redeemed_on"] = overall["last_redeemed_on"]
+    return {"totals": totals, "villages": overall["villages"], "months": overall["months"],
+            "first_redeemed_on": overall["first_redeemed_on"],
+            "last_redeemed_on": overall["last_redeemed_on"]}
