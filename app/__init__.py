@@ -122,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.counter import bp as counter_bp
+    from app.donors import bp as donors_bp
     from app.goods import bp as goods_bp
     from app.households import bp as households_bp
     from app.main import bp as main_bp
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(households_bp, url_prefix="/households")
     app.register_blueprint(goods_bp, url_prefix="/goods")
+    app.register_blueprint(donors_bp, url_prefix="/giving")
     app.register_blueprint(points_bp, url_prefix="/points")
     app.register_blueprint(reports_bp, url_prefix="/reports")
     app.register_blueprint(public_bp)

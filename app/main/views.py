@@ -51,6 +51,9 @@ def index():
     if policy.can(user, "reports.fairness") and policy.reach(user) == "region":
         from app.reports.views import dashboard
         return dashboard(home=True)
+    if user.role == "donor":
+        from app.donors.views import home
+        return home()
     stats = {}
     if policy.can(user, "households.read_register"):
         hh = scope.visible_households(user).subquery()
