@@ -218,6 +218,36 @@ def test_demo_takes_expired_food_off_the_shelf(demo_app):
         assert check_lots() == []
 
 
+def test_demo_donors_have_traces_with_real_numbers(demo_app):
+    """The demo's donors with a login, and the bank whose cash bought goods, see their
+    gifts reach households in several villages (the demo's checkouts take from
+    their lots); the bank's money bought lots of its own that households took home;
+    the bank agreed to be named in public, the individual donor did not."""
+    from app.models import Checkout, Donation, DonationLine, Donor, LotMovement
+
+    out = demo(demo_app)
+    with demo_app.app_context():
+        donors = {d.name: d for d in db.session.scalars(select(Donor))}
+        reached = {name: db.session.execute(
+            select(func.sum(LotMovement.quantity), func.count(func.distinct(LotMovement.household_id)),
+                   func.count(func.distinct(LotMovement.village_id)))
+            .join(Lot, Lot.id == LotMovement.lot_id).join(Checkout, Checkout.id == LotMovement.checkout_id)
+            .where(Lot.donor_id == donors[name].id, LotMovement.kind == "redemption",
+                   Checkout.voided_at.is_(None))).one()
+            for name in ("青山县供销合作社", "爱心人士 王建华", "青山农商银行")}
+        for name, (units, households, villages) in reached.items():
+            assert units > 0 and households > 0 and villages > 0, name
+        assert "青山县供销合作社" in out and "爱心人士 王建华" in out      # the two donor logins
+        bank = donors["青山农商银行"]
+        cash = db.session.scalar(select(Donation).where(Donation.kind == "cash"))
+        assert cash.donor_id == bank.id
+        bought = db.session.scalars(select(Lot).join(DonationLine, DonationLine.id == Lot.donation_line_id)
+                                    .where(DonationLine.donation_id == cash.id)).all()
+        assert bought and all(lot.donor_id == bank.id for lot in bought)
+        assert sum(lot.redeemed for lot in bought) > 0
+        assert bank.named_in_public is True and donors["爱心人士 王建华"].named_in_public is False
+
+
 def test_demo_objection_fits_its_award(demo_app):
     """The demo's disputed award carries an objection about what that award was for, and who objected
     is kept apart from the reason (the public sees the reason only)."""

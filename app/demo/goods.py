@@ -30,6 +30,7 @@ DONORS = [
     ("青山中学教职工", "organisation", "校办 0745-2233445"),
     ("华润万家青山店", "company", "店长 13107452222"),
 ]
+NAMED_IN_PUBLIC = {"青山农商银行", "青山县供销合作社", "青山水泥有限公司"}
 # What donors tend to give, by product name: (weight, typical quantity per line).
 GIVES = {"大米 5kg": (5, 30), "面粉 5kg": (3, 20), "食用油 5L": (4, 20), "酱油 500ml": (2, 40),
          "食盐 400g": (2, 60), "鸡蛋 30枚": (2, 20), "挂面 1kg": (3, 40), "洗衣粉 1kg": (3, 40),
@@ -64,6 +65,8 @@ def build_goods_demo(*, months: int = 12, rng: random.Random | None = None) -> d
         day = start
         while day <= today:
             donor = rng.choice(donors)
+            if day == start:  # the donors with a login (the first two) open the year at each
+                donor = donors[markets.index(sm) % 2]
             at = datetime.combine(day, time(rng.randint(8, 17), rng.randint(0, 59)), tzinfo=zone)
             d = Donation(kind="goods", donor_id=donor.id, supermarket_id=sm.id, received_on=day,
                          created_at=at.astimezone(timezone.utc))
@@ -159,9 +162,12 @@ def _donors() -> list[Donor]:
         if name in have:
             if not have[name].contact:
                 have[name].contact = contact
-            continue
-        have[name] = Donor(name=name, kind=kind, contact=contact)
-        db.session.add(have[name])
+        else:
+            have[name] = Donor(name=name, kind=kind, contact=contact)
+            db.session.add(have[name])
+        # The companies and organisations that agreed to be named in public (the
+        # board, the trace); the individuals have not: the public reads 爱心人士.
+        have[name].named_in_public = name in NAMED_IN_PUBLIC
     db.session.flush()
     return [have[name] for name, _, _ in DONORS]
 
@@ -194,17 +200,21 @@ def fix_sequence(table: str) -> None:
 
 
 def _cash_and_purchase(sm, donors, products, start, today) -> None:
-    """A bank's cash donation, half of it spent on rice and oil: lots of that donor."""
+    """A bank's cash donation, half of it spent on rice, oil and noodles: lots
+    of that donor, bought before the year's gifts of goods so that households
+    take them home first (the demo's checkouts take the oldest lots first) and
+    the bank's trace shows its money reaching households."""
     bank = next(d for d in donors if d.name == "青山农商银行")
-    # Six weeks in, or (a short demo) at the latest four days ago: never in the future.
-    day = min(start + timedelta(days=45), today - timedelta(days=4))
+    # A week before the year's goods, or (a short demo) at the latest four days ago.
+    day = min(start - timedelta(days=7), today - timedelta(days=4))
     cash = donations.record_cash_donation(None, {"donor_id": bank.id, "supermarket_id": sm.id,
                                                  "amount": "20000", "received_on": day.isoformat(),
                                                  "note": "年度帮扶资金"})
     donations.record_purchase(None, cash.id, {
         "purchased_on": (day + timedelta(days=3)).isoformat(), "supplier": "惠民粮油贸易公司",
         "lines": [{"product_id": products["大米 5kg"].id, "quantity": 120, "unit_value": "48.00"},
-                  {"product_id": products["食用油 5L"].id, "quantity": 60, "unit_value": "62.50"}]})
+                  {"product_id": products["食用油 5L"].id, "quantity": 60, "unit_value": "62.50"},
+                  {"product_id": products["挂面 1kg"].id, "quantity": 80, "unit_value": "5.50"}]})
 
 
 def _acts(markets, products, today, rng) -> None:
