@@ -37,5 +37,6 @@ def trace(public_code: str):
 @bp.get("/market/<int:supermarket_id>/board")
 def board(supermarket_id: int):
     data = service.donation_board(supermarket_id, request.args.get("year"))
-    has_needs = "public.needs" in current_app.view_functions
-    return render_template("public/board.html", b=data, has_needs=has_needs)
+    views = current_app.view_functions
+    return render_template("public/board.html", b=data, has_needs="public.needs" in views,
+                           has_markets="public.markets" in views)
