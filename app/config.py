@@ -75,6 +75,9 @@ class Defaults:
     # The public trace read from a donation receipt's QR code (/trace/<code>, no login):
     # unknown codes allowed per client before every trace from it waits (guessing).
     PUBLIC_TRACE_FAILURES_PER_CLIENT = "30 per 15 minutes"
+    # The address the public reaches this server at (https://aixin.example.gov.cn), for the
+    # QR code printed on donation receipts; unset: the address the receipt is printed from.
+    PUBLIC_URL = None
 
     # The counter, serving a household without its card: wrong passbook PINs
     # allowed per household and per volunteer before they must wait.

@@ -24,7 +24,12 @@ def trace_limit():
 
 
 def trace_url(public_code: str) -> str:
-    """The public page's full address, as printed in the receipt's QR code."""
+    """The public page's full address, as printed in the receipt's QR code: on
+    PUBLIC_URL when set (a counter tablet may print from a village LAN address
+    nobody outside can open), else the address the receipt is printed from."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + url_for("public.trace", public_code=public_code)
     return url_for("public.trace", public_code=public_code, _external=True)
 
 

@@ -223,3 +223,18 @@ def test_donor_edit_needs_manager(client, world):
     from tests.factories import login
     login(client, "staff")
     assert client.get(f"/goods/donors/{world.donor.id}/edit").status_code == 403
+
+
+def test_receipt_qr_on_the_public_address(make_app, world, given):
+    """With PUBLIC_URL set, the QR code names the public address, whatever address the receipt
+    was printed from (a counter tablet on the village network)."""
+    from tests.factories import login
+    app = make_app(PUBLIC_URL="https://aixin.example.cn/")
+    client = app.test_client()
+    with app.app_context():
+        login(client, "volunteer")
+        text = client.get(f"/goods/donations/{given.id}/receipt",
+                          base_url="http://192.168.1.20").get_data(as_text=True)
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', text)[1]
+    (result,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(data))))
+    assert result.text == f"https://aixin.example.cn/trace/{given.public_code}"
