@@ -242,12 +242,17 @@ def donor_rows(ids: list[int], period: Period, sort: str | None = None) -> list[
     written: dict[int, dict[str, int]] = {}
     worst: dict[int, list[tuple[int, int]]] = {}
     expired: dict[int, dict[int, int]] = {}
-    for donor_id, reason, product_id, units in db.session.execute(
-            select(lots.c.donor, Writeoff.reason, Writeoff.product_id, func.sum(LotMovement.quantity))
-            .select_from(LotMovement).join(lots, lots.c.lot == LotMovement.lot_id)
-            .join(Writeoff, Writeoff.id == LotMovement.writeoff_id)
+    # Write-offs are few: read them all from the write-offs (by their index, not
+    # through every movement of the gifts' lots), then keep those of the gifts.
+    donor_of_lot = dict(db.session.execute(select(lots.c.lot, lots.c.donor)).all())
+    for lot_id, reason, product_id, units in db.session.execute(
+            select(LotMovement.lot_id, Writeoff.reason, Writeoff.product_id, func.sum(LotMovement.quantity))
+            .select_from(Writeoff).join(LotMovement, LotMovement.writeoff_id == Writeoff.id)
             .where(LotMovement.kind == "writeoff")
-            .group_by(lots.c.donor, Writeoff.reason, Writeoff.product_id)):
+            .group_by(LotMovement.lot_id, Writeoff.reason, Writeoff.product_id)):
+        donor_id = donor_of_lot.get(lot_id)
+        if donor_id is None:
+            continue
         by_reason = written.setdefault(donor_id, dict.fromkeys(WRITEOFF_REASONS, 0))
         by_reason[reason] = by_reason.get(reason, 0) + int(units)
         worst.setdefault(donor_id, []).append((product_id, int(units)))
