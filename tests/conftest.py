@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.config import HOUSEHOLD_TAGS
 from app.extensions import db
+from tests.freshdb import KINDS, fresh_database
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -125,3 +126,14 @@ def live(database_url, tmp_path, app):
         return live_server(database_url, str(tmp_path / "live-instance"), env=env, workers=workers)
 
     return start
+
+
+@pytest.fixture(params=KINDS)
+def demo_app(request, tmp_path):
+    """An app on a brand-new empty database (no migrations run yet), for `flask demo`."""
+    with fresh_database(request.param, tmp_path) as url:
+        app = create_app(base_config(url), instance_path=str(tmp_path / "demo-instance"))
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -2,7 +2,6 @@
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, inspect, select
 
 from app import create_app
@@ -14,7 +13,6 @@ from app.services.goods.check import check_lots
 from app.services.people.accounts import authenticate
 from tests.conftest import base_config
 from tests.factories import PASSWORD, count
-from tests.freshdb import KINDS, fresh_database
 
 
 def users_create(app, *args, input=None):
@@ -79,17 +77,6 @@ def test_users_create_bad_role(app, world):
     assert result.exit_code == 2
     assert "--role" in result.output and "staff" in result.output
     assert count(User) == before
-
-
-@pytest.fixture(params=KINDS)
-def demo_app(request, tmp_path):
-    """An app on a brand-new empty database (no migrations run yet)."""
-    with fresh_database(request.param, tmp_path) as url:
-        app = create_app(base_config(url), instance_path=str(tmp_path / "demo-instance"))
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def demo(app, *args):

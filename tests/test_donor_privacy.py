@@ -15,7 +15,6 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Donation, Donor, Household, Product, Region, Supermarket, User
 from tests.test_cli import demo, logins
-from tests.test_cli import demo_app as demo_app_fixture  # noqa: F401  (the fixture demo_app)
 
 # Keys a donor or the public may never receive, at any depth of any JSON answer.
 HOUSEHOLD_KEYS = {"household_id", "household_ids", "head_name", "household", "household_code"}
