@@ -51,7 +51,7 @@ def index():
     if policy.can(user, "reports.fairness") and policy.reach(user) == "region":
         from app.reports.views import dashboard
         return dashboard(home=True)
-    if user.role == "donor":
+    if policy.can(user, "giving.own"):
         from app.donors.views import home
         return home()
     stats = {}

@@ -55,6 +55,9 @@ donors.list                    y     y     .      y       .
 donors.manage                  y     .     .      y       .
 donations.read                 y     y     .      y       y
 donations.receive              y     .     .      y       .
+giving.own                     .     .     .      .       y
+pledges.make                   .     .     .      .       y
+pledges.read                   y     y     .      y       y
 reports.read                   y     y     y      .       .
 reports.fairness               y     y     .      .       .
 visits.record                  y     y     y      .       .

@@ -79,6 +79,8 @@ ACTS: dict[str, frozenset[str]] = {
     "donors.manage": frozenset({"admin", "volunteer"}),
     "donations.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
     "donations.receive": frozenset({"admin", "volunteer"}),
+    # A donor's own portal: their giving, its trace and the thank-you cards.
+    "giving.own": frozenset({"donor"}),
     # Pledges (认捐): a donor promises goods; the supermarket's keepers see them.
     "pledges.make": frozenset({"donor"}),
     "pledges.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
