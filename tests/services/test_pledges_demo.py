@@ -5,7 +5,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Donation
 from app.models.pledges import Pledge
-from tests.test_cli import demo, demo_app  # noqa: F401 (the fixture)
+from tests.test_cli import demo
 
 
 def test_demo_has_fulfilled_partial_and_open_pledges(demo_app):  # noqa: F811
