@@ -1,5 +1,5 @@
 """All models, imported here so Alembic and the app see the whole schema."""
-from app.models.audit import AuditRecord
+from app.models.audit import AuditRecord, BackupRun
 from app.models.cards import CARD_STATUSES, Card
 from app.models.checkouts import Checkout, CheckoutLine
 from app.models.donors import DONOR_KINDS, Donor
@@ -20,7 +20,7 @@ from app.models.users import ROLES, ApiToken, User, user_supermarkets
 
 __all__ = [
     "CARD_STATUSES", "Card", "Checkout", "CheckoutLine",
-    "ApiToken", "AuditRecord", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household", "HouseholdTag",
+    "ApiToken", "AuditRecord", "BackupRun", "DONOR_KINDS", "Donor", "HOUSEHOLD_STATUSES", "Household", "HouseholdTag",
     "LEVELS", "ROLES", "Region", "Supermarket", "User", "user_supermarkets", "utcnow",
     "AuthorMonth", "ENTRY_KINDS", "ENTRY_STATUSES", "LIVE_STATUSES", "Evidence", "HouseholdMonth", "IdempotencyKey",
     "LedgerEntry", "Rule",

@@ -43,6 +43,8 @@ class Household(db.Model):
     # The latest recorded visit (app.services.reports.visits).
     last_visit_on: Mapped[date | None] = mapped_column(Date)
     passbook_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    # When an admin anonymised an exited household's personal data (issue 12).
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
