@@ -62,6 +62,11 @@ class Defaults:
     # Evidence photos: longest side after re-encoding, and the largest upload decoded.
     EVIDENCE_MAX_SIDE = 1600
     EVIDENCE_MAX_PIXELS = 50_000_000
+    # Privacy: years after a household's exit date before an admin may anonymise
+    # its personal data (/admin/privacy). Three years is the general limitation
+    # period for civil claims (民法典 第188条) and covers the annual audits and
+    # any dispute over its points; PIPL art. 19 asks for no longer than needed.
+    RETENTION_YEARS_AFTER_EXIT = 3
     # Idempotency keys are answered for at least this long (the API promises 24 h or more).
     IDEMPOTENCY_KEEP_HOURS = 48
 

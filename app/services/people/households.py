@@ -6,7 +6,7 @@ from app.extensions import db
 from app.models import HOUSEHOLD_STATUSES, Household, Region, User
 from app.services import audit
 from app.services.clock import local_today
-from app.services.errors import Errors, NotFound, ValidationError
+from app.services.errors import Conflict, Errors, NotFound, ValidationError
 from app.services.people import policy, tags
 from app.services.people.scope import (get_region, visible_households, writable_household,
                                        writable_village)
@@ -116,6 +116,8 @@ def create_household(actor: User, data: dict) -> Household:
 
 def update_household(actor: User, household_id, data: dict) -> Household:
     hh = writable_household(actor, household_id)
+    if hh.anonymised_at is not None:
+        raise Conflict(_l("This household's personal data has been anonymised: it can no longer be edited."))
     fields, errors = validate_fields({k: v for k, v in data.items() if k in EDITABLE}, partial=True,
                                      keep_tags=hh.tags or ())
     errors.raise_if_any()

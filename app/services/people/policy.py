@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.models import ROLES, Checkout, Household, LedgerEntry, Stocktake, User, utcnow
 from app.services.clock import local_today
-from app.services.errors import Conflict, DomainError, Forbidden, HouseholdInactive
+from app.services.errors import Conflict, DomainError, Forbidden, HouseholdInactive, ValidationError
 
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
@@ -43,6 +43,8 @@ ACTS: dict[str, frozenset[str]] = {
     "households.read_register": frozenset({"admin", "cadre", "staff"}),
     "households.write": frozenset({"admin", "staff"}),
     "households.import": frozenset({"admin", "staff"}),
+    # Blanking an exited household's personal data once its retention period is over.
+    "households.anonymise": ADMIN,
     # The set of household tags (户类型标签) a household may be given.
     "tags.manage": ADMIN,
     # points
@@ -144,6 +146,24 @@ def require(user: User | None, act: str, obj=None, **context) -> None:
 def _award(user: User, household: Household, **_):
     if household.status != "active":
         return HouseholdInactive(_l("This household has exited the programme."))
+    return None
+
+
+@object_rule("households.anonymise")
+def _anonymise(user: User, household: Household, today=None, **_):
+    from app.services.people.privacy import kept_until, retention_years
+
+    if household.anonymised_at is not None:
+        return Conflict(_l("This household's personal data has already been anonymised."))
+    if household.status != "exited" or household.exited_on is None:
+        message = _l("Only a household that has exited the programme can be anonymised.")
+        return ValidationError({"household_id": [message]}, message)
+    until = kept_until(household.exited_on)
+    if until > (today or local_today()):
+        message = _l("This household exited on %(exited)s: its data is kept for %(n)d years, "
+                     "until %(until)s.", exited=household.exited_on.isoformat(),
+                     n=retention_years(), until=until.isoformat())
+        return ValidationError({"household_id": [message]}, message)
     return None
 
 
