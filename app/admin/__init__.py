@@ -1,6 +1,6 @@
-"""Admin pages: the region tree, supermarkets and users."""
+"""Admin pages: the region tree, supermarkets, users, household tags and privacy."""
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from app.admin import tags, views  # noqa: E402,F401
+from app.admin import privacy, tags, views  # noqa: E402,F401
