@@ -5,8 +5,8 @@ from app.api import bp, serializers
 from app.api.common import json_body, paginated, pagination
 from app.api.schemas.households import (HouseholdIn, HouseholdOut, HouseholdPage, HouseholdPatch,
                                         HouseholdQuery)
-from app.api.spec import endpoint
-from app.services.people import households, policy
+from app.api.spec import PROBLEMS, endpoint
+from app.services.people import households, policy, privacy
 from app.services.people import scope
 
 # What a volunteer sees of a household (api.md): what the counter needs, no more.
@@ -58,3 +58,17 @@ def update_household(household_id: int):
     """Edit a household's register fields; never its points."""
     hh = households.update_household(g.user, household_id, json_body())
     return serializers.household(hh)
+
+
+@bp.post("/households/<int:household_id>/anonymise")
+@endpoint("households.anonymise", tag="households", body=HouseholdOut, problems={
+    404: PROBLEMS[404],
+    409: "conflict: the household's personal data has already been anonymised.",
+    422: "validation-error: the household has not exited, or exited less than "
+         "RETENTION_YEARS_AFTER_EXIT years ago."},
+    refused_when={"household_id": "the household is active, exited too recently or already anonymised"})
+def anonymise_household(household_id: int):
+    """Anonymise an exited household's personal data once its retention period is over
+    (admin; an extension beyond api.md): its name, contact, tags and the free text about
+    it go, its code and points stay."""
+    return serializers.household(privacy.anonymise_household(g.user, household_id))
