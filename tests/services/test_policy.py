@@ -25,6 +25,7 @@ households.read                y     y     y      y       .
 households.read_register       y     y     y      .       .
 households.write               y     .     y      .       .
 households.import              y     .     y      .       .
+households.anonymise           y     .     .      .       .
 tags.manage                    y     .     .      .       .
 points.read                    y     y     y      .       .
 points.award                   y     .     y      .       .
