@@ -64,19 +64,23 @@ def kept_until(exited_on: date) -> date:
         return exited_on.replace(year=exited_on.year + years, month=3, day=1)
 
 
-def _eligible(today: date | None = None):
-    return (select(Household)
-            .where(Household.status == "exited", Household.exited_on.is_not(None),
-                   Household.exited_on <= retention_cutoff(today),
-                   Household.anonymised_at.is_(None)))
+def _eligible(today: date | None = None, exited_before: date | None = None):
+    query = (select(Household)
+             .where(Household.status == "exited", Household.exited_on.is_not(None),
+                    Household.exited_on <= retention_cutoff(today),
+                    Household.anonymised_at.is_(None)))
+    if exited_before is not None:
+        query = query.where(Household.exited_on < exited_before)
+    return query
 
 
 def eligible_households(actor: User, *, page: int = 1, per_page: int = 50,
-                        today: date | None = None) -> tuple[list[Household], int]:
+                        today: date | None = None, exited_before: date | None = None
+                        ) -> tuple[list[Household], int]:
     """A page of the households whose data may be anonymised now (the longest
-    exited first), with their number."""
+    exited first; only those exited before `exited_before`, if given), with their number."""
     policy.require(actor, "households.anonymise")
-    query = _eligible(today)
+    query = _eligible(today, exited_before)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     offset = (max(page, 1) - 1) * per_page
     if offset >= total:
@@ -106,15 +110,16 @@ def anonymise_household(actor: User, household_id, *, now: datetime | None = Non
     return hh
 
 
-def anonymise_eligible(actor: User, *, limit: int = BULK_MAX, now: datetime | None = None
-                       ) -> tuple[int, int]:
+def anonymise_eligible(actor: User, *, limit: int = BULK_MAX, now: datetime | None = None,
+                       exited_before: date | None = None) -> tuple[int, int]:
     """Anonymise every eligible household (at most `limit`, the longest exited
-    first): how many were done, and how many remain eligible."""
+    first; only those exited before `exited_before`, if given): how many were
+    done, and how many remain eligible."""
     policy.require(actor, "households.anonymise")
     now = now or utcnow()
     today = local_today(now)
     ids = db.session.scalars(
-        _eligible(today).with_only_columns(Household.id)
+        _eligible(today, exited_before).with_only_columns(Household.id)
         .order_by(Household.exited_on, Household.id).limit(limit)).all()
     done = 0
     for household_id in ids:
@@ -124,7 +129,8 @@ def anonymise_eligible(actor: User, *, limit: int = BULK_MAX, now: datetime | No
         counts = _blank(hh, now)
         audit.record(actor, "household.anonymise", hh, bulk=True, **counts)
         done += 1
-    remaining = db.session.scalar(select(func.count()).select_from(_eligible(today).subquery()))
+    remaining = db.session.scalar(
+        select(func.count()).select_from(_eligible(today, exited_before).subquery()))
     return done, remaining
 
 
