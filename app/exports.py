@@ -9,9 +9,9 @@ from app.services import audit
 from app.services.spreadsheets import CSV_MIME, XLSX_MIME, csv_chunks, xlsx_bytes
 
 FORMATS = ("csv", "xlsx")
-# Filters worth recording: ids, dates, choices. Free text (a searched name) never is.
+# Filters worth recording: ids, codes, dates, choices. Free text (a searched name) never is.
 RECORDED = ("region_id", "village_id", "tag", "from", "to", "period", "sort", "months", "status",
-            "supermarket_id", "donor_id", "kind")
+            "supermarket_id", "donor_id", "kind", "user_id", "household")
 
 
 def wanted(args) -> str | None:
