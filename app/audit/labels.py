@@ -7,10 +7,10 @@ from flask_babel import lazy_gettext as _l
 # Families of acts (the part of the code before the dot), for the kind filter.
 FAMILIES = {
     "points": _l("Points"), "checkout": _l("Checkouts"), "card": _l("Cards"),
-    "cards": _l("Cards for a village"), "household": _l("Households"), "evidence": _l("Evidence photos"),
+    "cards": _l("Cards for a village"), "household": _l("Household records"), "evidence": _l("Evidence photos"),
     "rule": _l("Rules"), "product": _l("Products"), "donation": _l("Donations"), "donor": _l("Donors"),
     "pledge": _l("Pledges"), "stock": _l("Stock"), "stocktake": _l("Stocktakes"),
-    "user": _l("Users"), "token": _l("API tokens"), "region": _l("Regions"),
+    "user": _l("User accounts"), "token": _l("API tokens"), "region": _l("Regions"),
     "supermarket": _l("Supermarkets"), "tag": _l("Household tags"),
     "fairness": _l("Fairness notes"), "export": _l("Exports"), "backup": _l("Backups"),
 }
@@ -61,7 +61,7 @@ ACTIONS = {
 
 OBJECTS = {
     "households": _l("Household"), "ledger_entries": _l("Ledger entry"), "checkouts": _l("Checkout"),
-    "cards": _l("Card"), "visits": _l("Visit"), "evidence": _l("Evidence photo"),
+    "cards": _l("Points card"), "visits": _l("Visit"), "evidence": _l("Evidence photo"),
     "rules": _l("Rule"), "products": _l("Product"), "donors": _l("Donor"), "donations": _l("Donation"),
     "purchases": _l("Purchase"), "pledges": _l("Pledge"), "stocktakes": _l("Stocktake"),
     "transfers": _l("Transfer"), "writeoffs": _l("Write-off"), "users": _l("User"),

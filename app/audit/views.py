@@ -56,7 +56,7 @@ def _when(moment) -> str:
 
 def _table(rows) -> tuple[list, list[list]]:
     columns = [_l("Time"), _l("User"), _l("Action"), _l("Action code"), _l("Object"),
-               _l("Household code"), _l("Village"), _l("Address"), _l("Details")]
+               _l("Household code"), _l("Village"), _l("Client address"), _l("Details")]
     return columns, [[_when(r["at"]), r["username"] or "", action_label(r["action"]), r["action"],
                       object_label(r["object_type"], r["object_id"]), r["household_code"] or "",
                       r["village"] or "", r["address"] or "", details_text(r["details"])]

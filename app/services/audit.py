@@ -1,7 +1,8 @@
 """Record every write (invariant 7): who, when, what, on which object, from
 which address, and the household and village it concerns (the trail's
 filters, a cadre's scope, and what anonymising a household blanks)."""
-from flask import has_request_context, request
+from contextvars import ContextVar, Token
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.util import identity_key
 
@@ -16,13 +17,26 @@ _VILLAGES_OF = (select(Household.__table__.c.id, Household.__table__.c.village_i
 ADDRESS_MAX = 45  # the column: an IPv6 address with an IPv4 tail fits
 
 
+# The client's address as the web layer saw it (request.remote_addr, after
+# ProxyFix when the app trusts a proxy), set by the request boundary for the
+# length of a request; None outside one (the command line, the demo).
+_address: ContextVar[str | None] = ContextVar("aixin_client_address", default=None)
+
+
 def client_address() -> str | None:
-    """The client's address as the app sees it (after ProxyFix, when the app
-    trusts a proxy); None outside a request (the command line)."""
-    if not has_request_context():
-        return None
-    address = request.remote_addr
-    return address[:ADDRESS_MAX] if address else None
+    return _address.get()
+
+
+def note_client_address(address: str | None) -> Token:
+    """For the request boundary: the address every record of this request carries."""
+    return _address.set(address[:ADDRESS_MAX] if address else None)
+
+
+def forget_client_address(token: Token) -> None:
+    try:
+        _address.reset(token)
+    except ValueError:  # torn down in another context (a streamed answer's end)
+        _address.set(None)
 
 
 def record(actor: User | None, action: str, obj, *, household=None, **details) -> None:
