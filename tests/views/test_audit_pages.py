@@ -153,3 +153,12 @@ def test_bad_filters_show_a_clear_error_and_no_file(en_client, world):
     assert r.mimetype == "text/html"
     db.session.rollback()
     assert db.session.scalar(select(db.func.count()).select_from(AuditRecord)) == before
+
+
+def test_exporting_a_households_ledger_shows_in_its_trail(client, world):
+    """A file of one household's ledger is recorded against that household (and its village)."""
+    hh = world.households["v1a"]
+    login(client, "staff")
+    assert client.get(f"/points/households/{hh.id}", query_string={"format": "csv"}).status_code == 200
+    rec = last("export")
+    assert (rec.household_id, rec.village_id) == (hh.id, world.v1.id)
