@@ -5,7 +5,7 @@ reach: cadres their region and their own acts, admins all, nobody else."""
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import AuditRecord, utcnow
@@ -51,6 +51,26 @@ def test_household_writes_carry_the_household_and_its_village(app, world):
         rows = [r for r in records(action) if r.household_id == hh.id]
         assert rows, action
         assert all(r.village_id == world.v1.id for r in rows), action
+
+
+def test_a_checkout_records_its_household_without_looking_it_up(app, world):
+    """The counter's hot path: the checkout's audit record takes the household and village the
+    checkout already holds, with no query of its own."""
+    give_points(world, world.households["v1a"], 100)
+    products = stocked(world)
+    payload = card_for(world, "v1a")
+    statements = []
+    listen = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        check_out(world.users["volunteer"], {"supermarket_id": world.sm_east.id, "card_payload": payload,
+                                             "lines": [{"product_id": products["香皂"].id, "quantity": 1}]})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    db.session.commit()
+    assert not [s for s in statements if s.lstrip().startswith("SELECT households.village_id")]
+    [rec] = records("checkout.create")
+    assert (rec.household_id, rec.village_id) == (world.households["v1a"].id, world.v1.id)
 
 
 def test_the_command_line_and_services_outside_a_request_record_no_address(app, world):
