@@ -120,6 +120,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
+    from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.counter import bp as counter_bp
     from app.donors import bp as donors_bp
@@ -140,6 +141,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports_bp, url_prefix="/reports")
     app.register_blueprint(public_bp)
     app.register_blueprint(counter_bp, url_prefix="/counter")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
 

@@ -2,6 +2,8 @@
 the API (the way indico's request handler does it). Services flush and
 never commit; views and API handlers never commit either:
 
+- every audit record a request writes carries the client's address (as
+  the app sees it, after ProxyFix when a proxy is trusted);
 - before a request that may read or spend a balance, entries whose notice
   has ended are posted (the ledger writer does it, in a short transaction of
   its own), so nothing ever reads a balance that is due to change;
@@ -15,12 +17,13 @@ never commit; views and API handlers never commit either:
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from app import errors, security
 from app.database import SAFE_METHODS
 from app.extensions import db
 from app.models import utcnow
+from app.services import audit
 from app.services.errors import DomainError
 from app.services.ledger import writer
 
@@ -53,6 +56,11 @@ def attempt(*kinds: type[DomainError]) -> Iterator[Refusal]:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def note_client_address():
+        """Every audit record this request writes carries the client's address."""
+        g.audit_address = audit.note_client_address(request.remote_addr)
+
     @app.before_request
     def post_due_before_request():
         """A cheap indexed check, and when something is due, post it in its
@@ -102,3 +110,6 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def forget(_exc):
         writer.forget_due_posted(db.session)
+        token = g.pop("audit_address", None)
+        if token is not None:
+            audit.forget_client_address(token)

@@ -369,7 +369,7 @@ def household_passbook(household_id: int):
     hh = scope.get_household(current_user, household_id)
     if fmt := wanted(request.args):
         entries = passbook.passbook_page(hh, per_page=EXPORT_ROWS)["entries"]
-        return download(f"ledger-{hh.code}", list_exports.ledger(entries), fmt)
+        return download(f"ledger-{hh.code}", list_exports.ledger(entries), fmt, household=hh)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     book = passbook.passbook_page(hh, page=page)
     return render_template("points/passbook.html", hh=hh, book=book, now=utcnow(),

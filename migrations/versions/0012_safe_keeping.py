@@ -44,9 +44,49 @@ def upgrade():
         batch_op.add_column(sa.Column('anonymised_at', sa.DateTime(timezone=True), nullable=True))
 
 
+# Objects that belong to one household: the audit row's object names it.
+_HOUSEHOLD_OBJECTS = ("ledger_entries", "checkouts", "cards", "visits")
+
+
 def _backfill_audit():
     """Older records: the household and village where the object or the
-    details name them; their address stays blank (it was never recorded)."""
+    details name them; their address stays blank (it was never recorded).
+    Set-based: one UPDATE per source, whatever the number of rows."""
+    conn = op.get_bind()
+    run = lambda sql: conn.execute(sa.text(sql))  # noqa: E731
+    run("UPDATE audit_records SET household_id = object_id "
+        "WHERE household_id IS NULL AND object_type = 'households' AND object_id IS NOT NULL")
+    for table in _HOUSEHOLD_OBJECTS:
+        run(f"UPDATE audit_records SET household_id = "
+            f"(SELECT t.household_id FROM {table} t WHERE t.id = audit_records.object_id) "
+            f"WHERE household_id IS NULL AND object_type = '{table}' AND object_id IS NOT NULL")
+    run("UPDATE audit_records SET household_id = "
+        "(SELECT f.subject_id FROM fairness_notes f WHERE f.id = audit_records.object_id "
+        "AND f.subject_type = 'household') "
+        "WHERE household_id IS NULL AND object_type = 'fairness_notes' "
+        "AND object_id IN (SELECT id FROM fairness_notes WHERE subject_type = 'household')")
+    # Details that name a household (points.*, card.issue, checkout.create):
+    # only a whole number that is a household's id.
+    if conn.dialect.name == "postgresql":
+        named = ("CASE WHEN json_typeof(audit_records.details -> 'household_id') = 'number' "
+                 "THEN (audit_records.details ->> 'household_id')::numeric END")
+    else:
+        named = ("CASE WHEN json_type(audit_records.details, '$.household_id') = 'integer' "
+                 "THEN json_extract(audit_records.details, '$.household_id') END")
+    run(f"UPDATE audit_records SET household_id = CAST({named} AS INTEGER) "
+        f"WHERE household_id IS NULL AND {named} IN (SELECT id FROM households)")
+    run("UPDATE audit_records SET village_id = "
+        "(SELECT h.village_id FROM households h WHERE h.id = audit_records.household_id) "
+        "WHERE village_id IS NULL AND household_id IS NOT NULL")
+    run("UPDATE audit_records SET village_id = object_id "
+        "WHERE village_id IS NULL AND object_type = 'regions' "
+        "AND object_id IN (SELECT id FROM regions WHERE level = 'village')")
+    run("UPDATE audit_records SET village_id = "
+        "(SELECT f.subject_id FROM fairness_notes f WHERE f.id = audit_records.object_id "
+        "AND f.subject_type = 'village' "
+        "AND f.subject_id IN (SELECT id FROM regions WHERE level = 'village')) "
+        "WHERE village_id IS NULL AND object_type = 'fairness_notes' "
+        "AND object_id IN (SELECT id FROM fairness_notes WHERE subject_type = 'village')")
 
 
 def downgrade():

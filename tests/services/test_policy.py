@@ -62,6 +62,7 @@ pledges.read                   y     y     .      y       y
 reports.read                   y     y     y      .       .
 reports.fairness               y     y     .      .       .
 visits.record                  y     y     y      .       .
+audit.read                     y     y     .      .       .
 checkout.sell                  y     .     .      y       .
 checkout.read                  y     y     .      y       .
 checkout.void                  y     y     .      y       .

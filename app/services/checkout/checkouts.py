@@ -231,7 +231,7 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     line_ids = conn.execute(_INSERT_LINES, line_rows).scalars().all()
     record_movements(taken, kind="redemption", actor=actor, household_id=household.id,
                      village_id=household.village_id, checkout_id=checkout_id)
-    audit.record_ref(actor, "checkout.create", "checkouts", checkout_id,
+    audit.record_ref(actor, "checkout.create", "checkouts", checkout_id, household=household,
                      household_id=household.id, total=total, card_used=card is not None)
 
     # The answer, as the ORM would load it, without reading it back.

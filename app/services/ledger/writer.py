@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditRecord, Household, LedgerEntry, Rule, utcnow
+from app.services.audit import client_address as audit_address
 from app.services.clock import local_today, local_zone
 from app.services.ledger import totals
 
@@ -270,6 +271,7 @@ def post_entries(conn: Connection, now: datetime, where, *,
     lock_households(conn, (hid for _, hid in due))
     added: dict[int, int] = defaultdict(int)
     posted_ids: list[int] = []
+    rows_household: dict[int, int] = {}
     ids = [entry_id for entry_id, _ in due]
     for start in range(0, len(ids), CHUNK):
         rows = conn.execute(
@@ -281,15 +283,37 @@ def post_entries(conn: Connection, now: datetime, where, *,
         for entry_id, household_id, points in rows:
             added[household_id] += points
             posted_ids.append(entry_id)
+            rows_household[entry_id] = household_id
     _move_balances(conn, added, now)
-    for start in range(0, len(posted_ids), CHUNK):
-        part = posted_ids[start:start + CHUNK]
-        conn.execute(insert(AuditRecord.__table__).values(
-            at=now, user_id=actor_id, action="points.post", object_type="ledger_entries",
-            object_id=part[0] if len(part) == 1 else None,
-            details={"entries": part, "count": len(part)},
-        ))
+    _record_posts(conn, now, actor_id, posted_ids, dict(rows_household))
     return dict(added), len(posted_ids)
+
+
+def _record_posts(conn: Connection, now: datetime, actor_id: int | None, posted_ids: list[int],
+                  household_of: dict[int, int]) -> None:
+    """One audit row per household whose entries posted (its trail shows
+    them), carrying the household and its village."""
+    by_household: dict[int, list[int]] = defaultdict(list)
+    for entry_id in posted_ids:
+        by_household[household_of[entry_id]].append(entry_id)
+    hids = sorted(by_household)
+    villages: dict[int, int] = {}
+    for start in range(0, len(hids), CHUNK):
+        villages.update(conn.execute(select(households.c.id, households.c.village_id)
+                                     .where(households.c.id.in_(hids[start:start + CHUNK]))).all())
+    address = audit_address() if actor_id is not None else None
+    rows = [{"at": now, "user_id": actor_id, "action": "points.post",
+             "object_type": "ledger_entries", "object_id": part[0] if len(part) == 1 else None,
+             "details": {"entries": part, "count": len(part)}, "address": address,
+             "household_id": hid, "village_id": villages.get(hid)}
+            for hid in hids for part in _chunks(by_household[hid])]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(insert(AuditRecord.__table__), rows[start:start + CHUNK])
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
 
 
 def _due_where(now: datetime, household_ids):

@@ -91,6 +91,9 @@ ACTS: dict[str, frozenset[str]] = {
     # Patterns worth a question (never a sanction): for those who review staff.
     "reports.fairness": frozenset({"admin", "cadre"}),
     "visits.record": frozenset({"admin", "cadre", "staff"}),
+    # The audit trail (全程留痕), read-only: cadres their region's records and
+    # their own acts, admins all.
+    "audit.read": frozenset({"admin", "cadre"}),
     # the counter
     "checkout.sell": frozenset({"admin", "volunteer"}),
     "checkout.read": frozenset({"admin", "cadre", "volunteer"}),

@@ -606,5 +606,6 @@ def import_households(actor: User, preview: Preview, only_good: bool) -> list[in
     ids = dict(conn.execute(select(Household.code, Household.id)
                             .where(Household.code.in_([r["code"] for r in rows]))).all())
     created = [ids[r["code"]] for r in rows]
-    audit.record_many(actor, "household.create", "households", created)
+    audit.record_many(actor, "household.create", "households", created,
+                      households=[(hid, r["village_id"]) for hid, r in zip(created, rows)])
     return created + updated

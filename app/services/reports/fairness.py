@@ -286,8 +286,9 @@ def explain(actor: User, data: dict) -> FairnessNote:
                        from_day=period.start, to_day=period.end, note=note, created_by_id=actor.id)
     db.session.add(row)
     db.session.flush()
-    audit.record(actor, "fairness.explain", row, kind=kind, subject_type=subject_type,
-                 subject_id=subject_id)
+    concerns = {"household": (subject_id, None), "village": (None, subject_id)}.get(subject_type)
+    audit.record(actor, "fairness.explain", row, household=concerns, kind=kind,
+                 subject_type=subject_type, subject_id=subject_id)
     return row
 
 
