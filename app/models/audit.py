@@ -35,6 +35,9 @@ class AuditRecord(db.Model):
         Index("ix_audit_object", "object_type", "object_id"),
         Index("ix_audit_household", "household_id", "at"),
         Index("ix_audit_village", "village_id", "at"),
+        # The trail filtered by kind: an action that never matches in a
+        # county's millions of rows must not scan them all.
+        Index("ix_audit_action_at", "action", "at"),
     )
 
 

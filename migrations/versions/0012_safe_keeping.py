@@ -25,6 +25,7 @@ def upgrade():
         batch_op.add_column(sa.Column('village_id', sa.Integer(), nullable=True))
         batch_op.create_index('ix_audit_household', ['household_id', 'at'], unique=False)
         batch_op.create_index('ix_audit_village', ['village_id', 'at'], unique=False)
+        batch_op.create_index('ix_audit_action_at', ['action', 'at'], unique=False)
     _backfill_audit()
     op.create_table('backup_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -96,6 +97,7 @@ def downgrade():
         batch_op.drop_index('ix_backup_runs_kind_started')
     op.drop_table('backup_runs')
     with op.batch_alter_table('audit_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_action_at')
         batch_op.drop_index('ix_audit_village')
         batch_op.drop_index('ix_audit_household')
         batch_op.drop_column('village_id')
