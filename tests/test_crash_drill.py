@@ -6,6 +6,7 @@ was in flight is written exactly once when its Idempotency-Key is replayed,
 and `flask ledger check` passes. Two crashes in a row: the threaded server
 (`flask run`), restarted as gunicorn's sync workers (the README's
 production), which are killed in turn; on SQLite and on PostgreSQL."""
+import http.client
 import json
 import random
 import subprocess
@@ -88,7 +89,11 @@ def send(base: str, sent: Sent, timeout: float = 30):
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read()), r.headers.get("Idempotent-Replayed") == "true"
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null"), False
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw or b"null"), False
+        except ValueError:  # not the API's problem+json (a proxy's or server's own page)
+            return err.code, raw.decode(errors="replace"), False
 
 
 def stream(base: str, make, stop: threading.Event, log: list) -> None:
@@ -98,7 +103,7 @@ def stream(base: str, make, stop: threading.Event, log: list) -> None:
         log.append(sent)
         try:
             sent.status, sent.answer, _ = send(base, sent)
-        except Exception as err:  # the kill: reset, closed, or refused once the server is gone
+        except (OSError, http.client.HTTPException, ValueError) as err:  # the kill: reset, cut short, refused
             sent.error = err
             return
 
