@@ -99,9 +99,9 @@ class ServerProcess:
                 out.append(int(stat.parent.name))
         return sorted(out)
 
-    def kill(self) -> list[int]:
-        """SIGKILL every process of the server at once, with requests in flight; the pids killed."""
-        pids = self.pids() or [self.proc.pid]
+    def kill(self) -> None:
+        """SIGKILL every process of the server at once, with requests in flight (nothing is
+        read first, so no request gets an answer in the meantime); then wait until all are gone."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -112,7 +112,6 @@ class ServerProcess:
             time.sleep(0.02)
         assert not self.pids(), f"still running after SIGKILL: {self.pids()}"
         self._close_log()
-        return pids
 
     def stop(self) -> None:
         """End the server the polite way (SIGTERM), as the live_server fixture always did."""
