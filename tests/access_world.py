@@ -128,8 +128,8 @@ def build_access_world() -> AccessWorld:
         "product": product.id, "barcode": BARCODE, "spare_product": spare_product.id,
         "spare_rule": spare_rule.code, "spare_region": spare_region.id,
         "spare_supermarket": spare_sm.id, "spare_user": spare_user.id,
-        # What no answer out of scope may show: B's household head, B's donation receipt.
-        "household_b_name": hh_b.head_name, "donation_b_receipt": don_b.receipt_no,
+        # What no answer to a user of scope A may show: B's household, B's donation receipt.
+        "household_b_name": hh_b.head_name, "household_b_code": hh_b.code, "donation_b_receipt": don_b.receipt_no,
         "tag": tag.id, "one": 1, "today": today, "month": today[:7], "lang": "en", "static_file": "css/app.css",
     }
     usernames = {"admin": "admin", "cadre": cadre.username, "staff": "staff",
