@@ -3,9 +3,9 @@ anonymous visitor, answers as TABLE says, also for objects outside the
 user's scope. A route without a row fails the test, and so does a row
 without a route.
 
-The table is written by hand from /work/shared/design/api.md (who may do
-what; 401 without a token, 403 for a role not allowed, 404 for an object
-outside the user's scope) and from what each page is for. It is never
+The table is written by hand from api.md, the JSON API's contract (who may
+do what; 401 without a token, 403 for a role not allowed, 404 for an object
+outside the user's scope), and from what each page is for. It is never
 derived from app/services/people/policy.py, which is what it checks.
 
 One row per (method, rule), the rule as Flask spells it:
@@ -21,17 +21,22 @@ donor A) and two scopes: A (east: 东坪村, the east supermarket, donor A's
 donation ...) and B (west: 西沟村, the west supermarket, donor B's ...).
 The first string is the answer with every id taken from scope A; the second
 (optional) the same request with every id from scope B, "-" for no probe.
+A new admin page is one line, `row("GET /admin/backups", ADMIN)`; a page
+cadres read for their region and staff may not:
+`row("GET /audit?village_id={village_id}", "in ok ok 403 403 403", "- - 404 - - -")`.
 
 Filling a row: `<int:household_id>` and the like are filled by parameter name
 from PARAMS (scope A: "household_a"; scope B: "household_b"); a keyword on
 the row names another world object (`product_id="spare_product"`; a name
 ending in "_a" becomes "_b" out of scope). A query may use the same names in
-braces: "?village_id={village_id}". Writes are sent empty (an empty JSON
-body to the API and to the pages' JSON views, an empty form to other
-pages), so they stop at validation and change nothing; `body=lambda o: {...}`
-sends a real body instead, built from `o` (the row's parameters in that
-scope, and every world object by name): a write that validates before it
-looks at the object needs one to reach the scope check.
+braces: "?village_id={village_id}". A write goes empty (an empty JSON body
+to the API and to the pages' JSON views, an empty form to other pages), so
+it stops at validation and changes nothing. `body=lambda o: {...}` sends a
+real body, built from `o` (the row's parameters in that scope, and every
+world object by name): a write that validates before it looks at the object
+needs one to reach the scope check. In scope such a write may really act (a
+visit recorded, an objection raised); keep it to acts no other row depends
+on. Acts on accounts, regions and products use spare objects of their own.
 
 Answers:
   ok     let through. GET: 2xx after following redirects (a redirect to the
@@ -42,7 +47,8 @@ Answers:
          filtered to B, or a search that would match B, comes back without it.
   in     sent to the login page (anonymous on a page)
   401 403 404 ...   exactly that status
-A 5xx is never expected and always fails.
+A 5xx is never expected and always fails. MATRIX_DUMP=1 pytest -s prints
+every probe and its answer.
 
 CSRF is off here as in every test app (tests/views/test_csrf.py covers it
 with protection on). Each role's browser has its own client address, so the
@@ -186,11 +192,13 @@ TABLE = [
     row("PATCH /api/v1/products/<int:product_id>",                 ADMIN_API, product_id="spare_product"),
     row("POST /api/v1/products/<int:product_id>/retire",           ADMIN_API, product_id="spare_product"),
     row("POST /api/v1/products/<int:product_id>/reactivate",       ADMIN_API, product_id="spare_product"),
+    # Donors are the county's, not a township's: any volunteer may receive from
+    # any donor, so B's donor record is no secret to A's volunteer and cadre.
     # A donor's list of donors is their own record.
     row("GET /api/v1/donors",                                      "401 ok  ok  403 ok  ok"),
     row("POST /api/v1/donors",                                     "401 ok  403 403 ok  403"),
     row("GET /api/v1/donors/<int:donor_id>",                       "401 ok  ok  403 ok  ok",
-                                                                   "-   -   -   -   -   404"),
+                                                                   "-   -   ok  -   ok  404"),
     # NOTE api.md lists staff among a trace's readers; the app refuses them (403),
     # stricter than the contract: reported, not a leak.
     row("GET /api/v1/donors/<int:donor_id>/trace",                 "401 ok  ok  403 ok  ok",
@@ -434,8 +442,9 @@ TABLE = [
     row("GET /goods/donors/new",                                   "in  ok  403 403 ok  403"),
     row("POST /goods/donors/new",                                  "in  ok  403 403 ok  403"),
     row("GET /goods/donors/<int:donor_id>",                        "in  ok  ok  403 ok  ok",
-                                                                   "-   -   -   -   -   404"),
-    row("GET /goods/donors/<int:donor_id>/edit",                   "in  ok  403 403 ok  403"),
+                                                                   "-   -   ok  -   ok  404"),
+    row("GET /goods/donors/<int:donor_id>/edit",                   "in  ok  403 403 ok  403",
+                                                                   "-   -   -   -   ok  -"),
     row("POST /goods/donors/<int:donor_id>/edit",                  "in  ok  403 403 ok  403"),
     row("GET /goods/donations?supermarket_id={supermarket_id}",    "in  ok  ok  403 ok  ok",
                                                                    "-   -   ok  -   ok  ok"),
@@ -678,8 +687,8 @@ def table_problems(have: set) -> list[str]:
     missing = sorted(have - set(keys), key=lambda k: (k[1], k[0]))
     stale = sorted(set(keys) - have, key=lambda k: (k[1], k[0]))
     return ([f"row given twice: {m} {p}" for m, p in twice]
-            + [f'add a row for {m} {p}: row("{m} {p}", "in  ok  403 403 403 403"), with what each role '
-               f"should get" for m, p in missing]
+            + [f'add a row for {m} {p}: row("{m} {p}", "anonymous admin cadre staff volunteer donor"), '
+               f"each word the answer that role should get" for m, p in missing]
             + [f"row for a route the app does not have (remove or correct it): {m} {p}" for m, p in stale])
 
 
@@ -695,8 +704,8 @@ def test_a_new_route_without_a_row_is_named(matrix):
     have = routes(matrix.app) | {("POST", "/api/v1/matrix-probe/<int:household_id>")}
     assert table_problems(have) == [
         'add a row for POST /api/v1/matrix-probe/<int:household_id>: '
-        'row("POST /api/v1/matrix-probe/<int:household_id>", "in  ok  403 403 403 403"), '
-        "with what each role should get"]
+        'row("POST /api/v1/matrix-probe/<int:household_id>", "anonymous admin cadre staff volunteer donor"), '
+        "each word the answer that role should get"]
     assert table_problems(routes(matrix.app) - {("GET", "/glossary")}) == [
         "row for a route the app does not have (remove or correct it): GET /glossary"]
 
