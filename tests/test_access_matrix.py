@@ -50,8 +50,9 @@ Answers:
 A 5xx is never expected and always fails. MATRIX_DUMP=1 pytest -s prints
 every probe and its answer.
 
-CSRF is off here as in every test app (tests/views/test_csrf.py covers it
-with protection on). Each role's browser has its own client address, so the
+CSRF is off for the matrix as in every test app; one more test here turns
+it on and posts to every page write without the token (400 each), beside
+tests/views/test_csrf.py. Each role's browser has its own client address, so the
 passbook's per-address limit is not reached."""
 import json
 import os
@@ -126,7 +127,7 @@ REASON = {"reason": "核实有误"}
 TABLE = [
     # --- API: auth, places, people -----------------------------------------------------------
     row("POST /api/v1/auth/token",                                 ANYONE,
-        body=lambda o: {"username": "spare_staff", "password": PASSWORD}),
+        body=lambda o: {"username": "staff_east", "password": PASSWORD}),  # an account no row changes
     row("DELETE /api/v1/auth/token",                               "401 ok  ok  ok  ok  ok"),
     row("GET /api/v1/openapi.json",                                ANYONE),
     row("GET /api/v1/regions",                                     "401 ok  ok  ok  ok  ok"),
@@ -553,6 +554,7 @@ def fresh_database_url(template_db, folder) -> str:
 @dataclass
 class Matrix:
     app: object
+    url: str          # the database, for a second app over it
     objects: dict
     usernames: dict
     tokens: dict      # role -> bearer token
@@ -570,8 +572,8 @@ def browser(app, n: int):
 def matrix(template_db, tmp_path_factory):
     """The world, built once; a logged-in browser and a bearer token per role."""
     folder = tmp_path_factory.mktemp("matrix")
-    app = create_app(base_config(fresh_database_url(template_db, folder)),
-                     instance_path=str(folder / "instance"))
+    url = fresh_database_url(template_db, folder)
+    app = create_app(base_config(url), instance_path=str(folder / "instance"))
     with app.app_context():
         world = build_access_world()
     clients = {}
@@ -580,7 +582,7 @@ def matrix(template_db, tmp_path_factory):
         if role is not None:
             r = clients[role].post("/login", data={"username": world.usernames[role], "password": PASSWORD})
             assert r.status_code == 302, role
-    yield Matrix(app, world.objects, world.usernames, world.tokens, clients, browser(app, 100))
+    yield Matrix(app, url, world.objects, world.usernames, world.tokens, clients, browser(app, 100))
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -755,15 +757,43 @@ def test_leak_markers_are_on_scope_b_pages(matrix):
 
 
 def test_api_ignores_the_page_session(matrix):
-    """A logged-in browser's session cookie opens no API endpoint: without a bearer token it is 401."""
-    wrong = []
+    """The admin's logged-in browser opens no API endpoint with its session cookie: without a bearer token, 401."""
+    wrong, admin = [], matrix.clients["admin"]
     for r in TABLE:
         if not r.rule.startswith("/api/") or r.expect[0] != "401":
             continue
         url = fill(r, scoped(r, matrix.objects, False))
-        for role in ROLES[1:]:
-            response = matrix.clients[role].open(url, method=r.method, json={} if r.method != "GET" else None)
-            if response.status_code != 401:
-                wrong.append(f"{r.method} {url} with {role}'s session: {response.status_code}")
-            response.close()
+        response = admin.open(url, method=r.method, json={} if r.method != "GET" else None)
+        if response.status_code != 401:
+            wrong.append(f"{r.method} {url} with the admin's session: {response.status_code}")
+        response.close()
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_form_refuses_a_post_without_its_csrf_token(matrix):
+    """With CSRF protection on, as in production, every write to a page (forms and the pages'
+    JSON fetches alike) without the page's token is refused with 400; the API takes none."""
+    app = create_app(base_config(matrix.url, WTF_CSRF_ENABLED=True),
+                     instance_path=str(matrix.app.instance_path))
+    client = browser(app, 300)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
+    assert client.post("/login", data={"username": matrix.usernames["admin"], "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    wrong, checked = [], 0
+    for r in TABLE:
+        if r.method == "GET" or r.rule.startswith("/api/") or r.key == ("POST", "/logout"):
+            continue
+        o = scoped(r, matrix.objects, False)
+        body = r.body(o) if r.body else {}
+        url = fill(r, o)
+        json_ = speaks_json(app, r.method, url.partition("?")[0])
+        response = client.open(url, method=r.method, **({"json": body} if json_ else {"data": body}))
+        checked += 1
+        if response.status_code != 400:
+            wrong.append(f"{r.method} {url}: {response.status_code}")
+        response.close()
+    assert client.post("/logout").status_code == 400  # the session is still there: it was never a forgery's
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    assert checked > 50 and not wrong, "writes taken without a CSRF token:\n" + "\n".join(wrong)
