@@ -115,6 +115,8 @@ def build_access_world() -> AccessWorld:
     objects = {
         "household_a": hh_a.id, "household_b": hh_b.id,
         "village_a": w.v1.id, "village_b": w.v3.id,
+        # The east's other village: the cadre's, not the staff's.
+        "household_n": w.households["v2a"].id, "village_n": w.v2.id,
         "township_a": w.east.id, "township_b": w.west.id,
         "supermarket_a": w.sm_east.id, "supermarket_b": w.sm_west.id,
         "donor_a": w.donor.id, "donor_b": donor_b.id,

@@ -744,6 +744,26 @@ def test_access_matrix(matrix):
     assert not wrong, f"{len(wrong)} answers differ from the table:\n" + "\n".join(wrong)
 
 
+def test_staff_reach_only_their_own_village(matrix):
+    """Staff of 东坪村 get 404 for the household and village next door (石门村, same township) on
+    every route that lets them into their own."""
+    wrong, checked = [], 0
+    for r in TABLE:
+        names = set(RULE_PART.findall(r.rule)) | set(QUERY_PART.findall(r.query))
+        if r.expect[3] != "ok" or r.expect[0] == "ok" or not names & {"household_id", "village_id", "region_id"}:
+            continue
+        o = {**scoped(r, matrix.objects, False), "household_id": matrix.objects["household_n"],
+             "village_id": matrix.objects["village_n"], "region_id": matrix.objects["village_n"]}
+        url = fill(r, o)
+        response = ask(matrix, r, url, "staff", r.body(o) if r.body else None)
+        checked += 1
+        if response.status_code != 404:
+            wrong.append(f"{r.method} {url}: {response.status_code}")
+        response.close()
+    print(f"\nstaff next door: {checked} probes")
+    assert checked > 20 and not wrong, "staff reached the next village:\n" + "\n".join(wrong)
+
+
 def test_leak_markers_are_on_scope_b_pages(matrix):
     """What the out-of-scope probes look for is really on B's pages, so a leak would be seen."""
     admin = matrix.clients["admin"]
