@@ -82,6 +82,8 @@ def build_access_world() -> AccessWorld:
     # that issue a card to the first one (revoking its old card) leave them be.
     card_a2 = issue_card(admin, hh_a2.id)
     card_b = issue_card(admin, hh_b.id)
+    for hh in (hh_a, w.households["v2a"]):  # a card to print on every household a row names
+        issue_card(admin, hh.id)
     set_passbook_pin(admin, hh_a2.id, PIN)
     co_a = check_out(w.users["volunteer"], {"supermarket_id": w.sm_east.id, "household_id": hh_a.id,
                                             "lines": [{"product_id": soap.id, "quantity": 1}]})
