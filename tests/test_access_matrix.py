@@ -332,6 +332,18 @@ TABLE = [
     row("POST /admin/users/<int:user_id>",                         ADMIN),
     row("POST /admin/users/<int:user_id>/active/<int:active>",     ADMIN),
     row("POST /admin/users/<int:user_id>/password-reset",          ADMIN),
+    # Privacy: household A is active, so the admin's probe is refused on its merits
+    # (a flash, or 422 from the API) and nothing is anonymised.
+    row("GET /admin/privacy",                                      ADMIN),
+    row("POST /admin/privacy/<int:household_id>",                  ADMIN),
+    row("POST /admin/privacy/all",                                 ADMIN),
+    row("POST /api/v1/households/<int:household_id>/anonymise",    ADMIN_API),
+
+    # --- the audit trail (全程留痕): cadres their region, admins all, read-only ------------------
+    # Another township's village or household is a field error with no rows for the
+    # cadre (as for a code that does not exist), and names nothing of it.
+    row("GET /audit/?village_id={village_id}",                     "in  ok  ok  403 403 403",
+                                                                  "-   ok  ok  -   -   -"),
 
     # --- households and cards (staff keep the register, cadres read it) ------------------------
     row("GET /households/?village_id={village_id}",                "in  ok  ok  ok  403 403",
