@@ -60,7 +60,8 @@ def backup_command(folder, keep_daily, keep_monthly, passphrase_file):
     _commit("backup")
     click.echo(f"backup: {outcome.path}")
     sealed = "encrypted" if outcome.encrypted else "not encrypted"
-    click.echo(f"  {_size(outcome.size)}, {outcome.seconds:.1f} s, {sealed}")
+    click.echo(f"  {_size(outcome.size)}, {outcome.seconds:.1f} s (copied in {outcome.copy_seconds:.1f} s, "
+               f"then verified), {sealed}")
     click.echo(f"  {outcome.message}")
     for name in outcome.deleted:
         click.echo(f"  deleted older copy {name}")

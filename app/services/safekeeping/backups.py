@@ -129,6 +129,7 @@ class Outcome:
     ok: bool
     size: int = 0
     seconds: float = 0.0
+    copy_seconds: float = 0.0
     encrypted: bool = False
     message: str = ""
     deleted: list = field(default_factory=list)
@@ -466,6 +467,7 @@ def make_backup(actor: User | None, folder=None, *, passphrase: str | None = Non
             outcome.message = f"writing {folder}: {err.strerror or err}"
         else:
             outcome.size = final.stat().st_size
+            outcome.copy_seconds = time.monotonic() - started
             try:
                 report = verify(final, url, work, passphrase)
                 outcome.message = report.line()
