@@ -1,16 +1,15 @@
 """`flask backup` and `flask restore` from the command line: what they print, their exit
 codes, a copy put back into a brand-new database, encryption by file or environment,
 and the refusals that protect a database holding data."""
-import os
 
 from sqlalchemy import func, inspect, select, text
 
 from app import create_app
 from app.extensions import db
 from app.models import Household, LedgerEntry
+from tests.checkout_helpers import give_points
 from tests.conftest import base_config
 from tests.freshdb import PG_URL, fresh_database
-from tests.checkout_helpers import give_points
 
 PASSPHRASE = "a passphrase kept in a file"
 KIND = "postgresql" if PG_URL else "sqlite"

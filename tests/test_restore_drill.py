@@ -12,12 +12,12 @@ from sqlalchemy import create_engine, select
 
 from app import create_app
 from app.database import normalise_url
+from app.extensions import db
 from app.models import Checkout, LedgerEntry
 from app.services.people.accounts import issue_token
 from app.services.safekeeping import backups
-from app.extensions import db
-from tests.conftest import base_config
 from tests.checkout_helpers import give_points, more_households, stocked
+from tests.conftest import base_config
 from tests.freshdb import PG_URL, fresh_database
 from tests.live import ROOT, live_server, request_json
 from tests.points_helpers import make_rule, today

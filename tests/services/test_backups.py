@@ -5,7 +5,7 @@ daily and monthly copies and nothing else, and a newer or non-empty database is
 not overwritten unless told. On SQLite and PostgreSQL (TEST_DATABASE_URL)."""
 import io
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

@@ -452,7 +452,9 @@ def make_backup(actor: User | None, folder=None, *, passphrase: str | None = Non
     outcome = Outcome("backup", final, ok=False, encrypted=sealed)
     started_at, started = utcnow(), time.monotonic()
     db.session.rollback()  # no transaction of ours held open while the copy is taken
-    work = Path(tempfile.mkdtemp(prefix=".aixin-work-", dir=folder))
+    # Plain copies (before sealing, unsealed to verify) stay beside the live database,
+    # never on the backup's medium (a USB stick that leaves the building).
+    work = Path(tempfile.mkdtemp(prefix=".aixin-backup-", dir=_beside(url)))
     try:
         try:
             if kind == "sqlite3":
@@ -558,18 +560,20 @@ def restore_backup(actor: User | None, path, *, passphrase: str | None = None, r
     kind = database_kind(url)
     started_at, started = utcnow(), time.monotonic()
     outcome = Outcome("restore", path, ok=False, size=path.stat().st_size)
-    near = Path(url.database).resolve().parent if kind == "sqlite3" else None
-    if near is not None:
-        near.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".aixin-restore-", dir=near))
+    work = Path(tempfile.mkdtemp(prefix=".aixin-restore-", dir=_beside(url)))
     try:
         plain, outcome.encrypted = _plain_copy(path, work, passphrase)
+        if kind == "sqlite3" and plain == path and file_kind(path) == "sqlite3":
+            # Read a copy of our own: the file may lie on a read-only stick, and SQLite
+            # opening it would write beside it.
+            plain = work / "copy.sqlite3"
+            shutil.copyfile(path, plain)
         found = file_kind(plain)
         if found != kind:
             raise WrongDatabaseKind(_l("This is a %(found)s backup, but the database configured "
                                        "here is %(kind)s.", found=_KIND_LABELS[found],
                                        kind=_KIND_LABELS[kind]))
-        taken = _backup_taken(plain, url, work)
+        taken = _backup_taken(plain, url)
         state = target_state()
         if not state.empty and not replace:
             raise DatabaseNotEmpty()
@@ -599,17 +603,25 @@ def restore_backup(actor: User | None, path, *, passphrase: str | None = None, r
 _KIND_LABELS = {"sqlite3": "SQLite", "pgdump": "PostgreSQL"}
 
 
+def _beside(url: URL) -> Path | None:
+    """Where plain working copies go: the live SQLite file's folder (as private as
+    the database itself), or the system's temporary folder for PostgreSQL."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    folder = Path(url.database).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _shown(moment: datetime) -> str:
     return moment.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _backup_taken(plain: Path, url: URL, work: Path) -> datetime | None:
+def _backup_taken(plain: Path, url: URL) -> datetime | None:
     """When the backup's data ends: its last write (SQLite), or when pg_dump began."""
     if file_kind(plain) == "pgdump":
         return _archive_created(plain, url)
-    probe = work / "probe.sqlite3"
-    shutil.copyfile(plain, probe)
-    with app_on(f"sqlite:///{probe}"):
+    with app_on(f"sqlite:///{plain}"):
         try:
             if not inspect(db.engine).has_table("audit_records"):
                 raise DamagedBackup(_l("This SQLite file is not an Aixin database."))
