@@ -22,7 +22,7 @@ from tests.freshdb import PG_URL, fresh_database
 from tests.live import ROOT, live_server, request_json
 from tests.points_helpers import make_rule, today
 
-STREAM_BEFORE = 1.0   # seconds of writes before the backup begins
+STREAM_BEFORE = 1.0   # seconds of writes at least before the backup begins
 STREAM_AFTER = 0.3    # and after it ends
 CHECKOUT_THREADS, AWARD_THREADS = 3, 2
 THINK = 0.05          # seconds a client waits between writes: counters, not a benchmark
@@ -70,6 +70,17 @@ class Stream:
                 else:
                     self.refused.append((kind, status, body))
 
+    def wait_for(self, each: int, at_least: float, deadline: float) -> None:
+        """Until `each` checkouts and awards are acknowledged, and `at_least` seconds passed."""
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            with self.lock:
+                kinds = [k for k, _, _ in self.acked]
+            if (kinds.count("checkout") >= each and kinds.count("award") >= each
+                    and time.monotonic() - started >= at_least):
+                return
+            time.sleep(0.05)
+
     def before(self, moment: float, kind: str) -> set[int]:
         return {i for k, i, at in self.acked if k == kind and at < moment}
 
@@ -112,7 +123,7 @@ def test_backup_under_load_restores_every_acknowledged_write(world, database_url
                     for i in range(AWARD_THREADS)]
         for t in threads:
             t.start()
-        time.sleep(STREAM_BEFORE)
+        stream.wait_for(10, STREAM_BEFORE, time.monotonic() + 60)
         backup_began = time.monotonic()
         proc = flask(database_url, instance, "backup", str(tmp_path / "copies"), wait=False)
         try:
