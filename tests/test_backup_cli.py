@@ -67,16 +67,20 @@ def test_backup_then_restore_into_a_fresh_database(app, world, tmp_path):
 
 
 def test_encrypted_backup_by_file_or_environment(app, world, tmp_path, monkeypatch):
-    """A passphrase from a file or from AIXIN_BACKUP_PASSPHRASE seals the copy; restoring it with
-    a wrong one or none exits 1 and leaves the new database empty; the right one restores it."""
+    """A passphrase from AIXIN_BACKUP_PASSPHRASE seals the copy (one from a file too short is
+    refused); restoring it with a wrong one or none exits 1 and leaves the new database empty; the
+    right one, from a file, restores it."""
     secret = tmp_path / "passphrase"
     secret.write_text(PASSPHRASE + "\n")
-    result = run(app, "backup", tmp_path / "by-file", "--passphrase-file", secret)
-    assert result.exit_code == 0 and " encrypted" in result.output, result.output
     monkeypatch.setenv("AIXIN_BACKUP_PASSPHRASE", PASSPHRASE)
     result = run(app, "backup", tmp_path / "by-env")
     assert result.exit_code == 0 and " encrypted" in result.output, result.output
     monkeypatch.delenv("AIXIN_BACKUP_PASSPHRASE")
+    short = tmp_path / "short"
+    short.write_text("too short\n")
+    result = run(app, "backup", tmp_path / "by-file", "--passphrase-file", short)
+    assert result.exit_code == 1 and "weak-passphrase" in result.output
+    assert not (tmp_path / "by-file").exists()
     sealed = copy_in(tmp_path / "by-env")
     assert sealed.name.endswith(".enc")
     wrong = tmp_path / "wrong"
