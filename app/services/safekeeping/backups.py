@@ -476,6 +476,8 @@ def make_backup(actor: User | None, folder=None, *, passphrase: str | None = Non
                 outcome.ok = report.ok
             except DomainError as err:
                 outcome.message = f"verification: {err.detail}"
+            except Exception as err:  # a scratch database refused, a disk full: a failed check
+                outcome.message = f"verification: {err.__class__.__name__}: {str(err).splitlines()[0][:300]}"
             if not outcome.ok:
                 failed = final.with_name(final.name + ".failed")
                 os.replace(final, failed)
