@@ -26,6 +26,8 @@ households.read_register       y     y     y      .       .
 households.write               y     .     y      .       .
 households.import              y     .     y      .       .
 tags.manage                    y     .     .      .       .
+backups.read                   y     .     .      .       .
+backups.manage                 y     .     .      .       .
 points.read                    y     y     y      .       .
 points.award                   y     .     y      .       .
 points.object                  y     y     y      y       .
