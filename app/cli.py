@@ -60,6 +60,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
     from app.points_cli import init_app as init_points_cli; init_points_cli(app)  # noqa: E702
     from app.privacy_cli import init_app as init_privacy_cli; init_privacy_cli(app)  # noqa: E702
+    from app.safekeeping_cli import init_app as init_safekeeping_cli; init_safekeeping_cli(app)  # noqa: E702
     from app.translate_cli import translate_cli
 
     app.cli.add_command(translate_cli)

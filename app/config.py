@@ -95,3 +95,13 @@ class Defaults:
     # Check every API answer against its documented schema (the tests turn it on;
     # it would cost the checkout more than the rest of the API layer).
     API_CHECK_RESPONSES = False
+
+    # Backups (`flask backup`, `flask restore`): the folder (None: <instance>/backups),
+    # how many daily and monthly copies to keep, a file holding the encryption
+    # passphrase (or AIXIN_BACKUP_PASSPHRASE in the environment; neither: not
+    # encrypted), and after how many hours without a good backup the admin pages warn.
+    BACKUP_DIR = None
+    BACKUP_KEEP_DAILY = 7
+    BACKUP_KEEP_MONTHLY = 12
+    BACKUP_PASSPHRASE_FILE = None
+    BACKUP_WARN_AFTER_HOURS = 48

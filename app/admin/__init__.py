@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from app.admin import privacy, tags, views  # noqa: E402,F401
+from app.admin import backups, privacy, tags, views  # noqa: E402,F401

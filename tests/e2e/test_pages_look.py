@@ -31,7 +31,7 @@ def test_login_page_is_chinese_whatever_the_browser_language(browser, world, liv
 def test_each_role_reaches_its_pages(browser, world, live, shots, lang):
     """Each role logs in and sees its home page and the pages it may use, at both widths."""
     pages = {
-        "admin": ["/", "/admin/regions", "/admin/supermarkets", "/admin/users", "/households/",
+        "admin": ["/", "/admin/regions", "/admin/supermarkets", "/admin/users", "/admin/backups", "/households/",
                   f"/households/{world.households['v1a'].id}", f"/households/{world.households['v1a'].id}/edit",
                   "/households/new", "/households/import", "/password"],
         "staff": ["/", "/households/", "/households/new", "/households/import",

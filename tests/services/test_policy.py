@@ -27,6 +27,8 @@ households.write               y     .     y      .       .
 households.import              y     .     y      .       .
 households.anonymise           y     .     .      .       .
 tags.manage                    y     .     .      .       .
+backups.read                   y     .     .      .       .
+backups.manage                 y     .     .      .       .
 points.read                    y     y     y      .       .
 points.award                   y     .     y      .       .
 points.object                  y     y     y      y       .

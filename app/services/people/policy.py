@@ -47,6 +47,10 @@ ACTS: dict[str, frozenset[str]] = {
     "households.anonymise": ADMIN,
     # The set of household tags (户类型标签) a household may be given.
     "tags.manage": ADMIN,
+    # Backups: their record and warning (the admin page); taking or restoring
+    # one (the CLI acts as the system, with no user).
+    "backups.read": ADMIN,
+    "backups.manage": ADMIN,
     # points
     "points.read": frozenset({"admin", "cadre", "staff"}),
     "points.award": frozenset({"admin", "staff"}),
