@@ -334,6 +334,7 @@ TABLE = [
     row("POST /admin/users/<int:user_id>/password-reset",          ADMIN),
     # Privacy: household A is active, so the admin's probe is refused on its merits
     # (a flash, or 422 from the API) and nothing is anonymised.
+    row("GET /admin/backups",                                      ADMIN),
     row("GET /admin/privacy",                                      ADMIN),
     row("POST /admin/privacy/<int:household_id>",                  ADMIN),
     row("POST /admin/privacy/all",                                 ADMIN),
