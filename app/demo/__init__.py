@@ -66,7 +66,7 @@ def _print_logins(echo, logins: list[dict] | None = None, *, saved: bool = False
         saved = all(row.get("password") for row in logins)
     echo("")
     if saved:
-        echo("演示账号 Demo logins (also kept in %s):" % path)
+        echo(f"演示账号 Demo logins (also kept in {path}):")
     elif fresh:
         echo("演示账号 Demo logins:")
     else:

@@ -419,8 +419,6 @@ def reseal_cards() -> dict:
     key = card_key.sealer(create=False)
     resealed = unopened = 0
     last = 0
-    stmt = (update(Card).where(Card.id == bindparam("card_id"))
-            .values(token_sealed=bindparam("sealed")).execution_options(synchronize_session=False))
     while True:
         rows = db.session.execute(select(Card.id, Card.token_sealed).where(Card.id > last)
                                   .order_by(Card.id).limit(CHUNK)).all()
@@ -430,12 +428,11 @@ def reseal_cards() -> dict:
         changed = []
         for card_id, sealed in rows:
             try:
-                changed.append({"card_id": card_id,
-                                "sealed": key.rotate(sealed.encode()).decode()})
+                changed.append({"id": card_id, "token_sealed": key.rotate(sealed.encode()).decode()})
             except (InvalidToken, ValueError, TypeError):
                 unopened += 1
         if changed:
-            db.session.execute(stmt, changed)
+            db.session.execute(update(Card), changed)  # by primary key
         resealed += len(changed)
     audit.record(None, "cards.reseal", None, resealed=resealed, unopened=unopened)
     return {"resealed": resealed, "unopened": unopened}
