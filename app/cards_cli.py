@@ -4,7 +4,6 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.extensions import db
-from app.services.errors import DomainError
 
 cards_cli = AppGroup("cards", help="Member cards and the card key.")
 
@@ -14,14 +13,14 @@ def reseal_command():
     """Seal every card's token again with the first card key: after putting a
     new key first in instance/card.key (or FLASK_CARD_KEY), the old ones after
     it; once done, the old keys may be dropped."""
+    from app.services.checkout import card_key
     from app.services.checkout.cards import reseal_cards
 
-    try:
-        result = reseal_cards()
-    except DomainError as err:
-        db.session.rollback()
-        click.echo(str(err.detail), err=True)
+    if not card_key.has_key():
+        click.echo(f"no card key here ({card_key.key_file()} or FLASK_CARD_KEY): nothing to seal "
+                   "with; nothing done", err=True)
         raise SystemExit(1)
+    result = reseal_cards()
     db.session.commit()
     click.echo(f"resealed {result['resealed']} cards with the first card key")
     if result["unopened"]:
