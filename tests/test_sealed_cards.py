@@ -6,6 +6,7 @@ import io
 import os
 from pathlib import Path
 
+import pytest
 import zxingcpp
 from cryptography.fernet import Fernet
 from flask_babel import force_locale, gettext
@@ -186,3 +187,14 @@ def test_reseal_without_a_key_says_so(make_app, world):
         result = app.test_cli_runner().invoke(args=["cards", "reseal"])
     assert result.exit_code == 1 and "no card key" in result.output
     assert not os.path.exists(Path(app.instance_path) / "elsewhere.key")
+
+
+def test_a_mistyped_card_key_is_named_and_scanning_still_works(make_app, client, world):
+    """A FLASK_CARD_KEY that is not a Fernet key: issuing fails naming the setting, scans still resolve."""
+    card = issue(client, world)
+    bad = make_app(CARD_KEY="not-a-key")
+    with bad.app_context(), pytest.raises(RuntimeError, match="FLASK_CARD_KEY") as err:
+        card_key.sealer()
+    assert "not-a-key" not in str(err.value)   # the secret itself never goes to a log
+    assert bad.test_client().post("/api/v1/cards/resolve", json={"payload": card["qr_payload"]},
+                                  headers=world.headers("volunteer")).status_code == 200

@@ -70,7 +70,13 @@ def _load(create: bool) -> MultiFernet | None:
         keys = _parse(path.read_text())
         if not keys:
             return None
-    sealer = MultiFernet([Fernet(k.encode()) for k in keys])
+    try:
+        sealer = MultiFernet([Fernet(k.encode()) for k in keys])
+    except ValueError:
+        # A mistyped key must be loud; scanning never gets here and keeps working.
+        where = "FLASK_CARD_KEY" if configured else str(key_file())
+        raise RuntimeError(f"the card key in {where} is not a Fernet key (44 characters of "
+                           "URL-safe base64, as Fernet.generate_key() makes)") from None
     current_app.extensions[CACHE] = sealer
     return sealer
 
