@@ -44,15 +44,18 @@ def create_user_command(username, role, password, region_id, supermarket_ids, do
 @click.option("--months", default=12, show_default=True, help="Months of history.")
 @click.option("--reset", is_flag=True, help="Drop everything and start over.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed.")
+@click.option("--save-logins", is_flag=True,
+              help="Also keep the logins' passwords in a file in the instance folder (mode 0600); "
+                   "without it they are printed once and kept nowhere.")
 @click.option("--villages", type=click.IntRange(1, 5000), default=None,
               help="Generate a county of this many villages (e.g. --households 50000 --villages 300: "
                    "about two million ledger entries) instead of the small demo.")
-def demo_command(households, months, reset, seed, villages):
+def demo_command(households, months, reset, seed, villages, save_logins):
     """Build a demo county (only into an empty database) and print its logins."""
     from app.demo import build_demo
 
     build_demo(households=households, months=months, reset=reset, seed=seed, villages=villages,
-               echo=click.echo)
+               save_logins=save_logins, echo=click.echo)
 
 
 def init_app(app: Flask) -> None:
@@ -61,6 +64,7 @@ def init_app(app: Flask) -> None:
     from app.points_cli import init_app as init_points_cli; init_points_cli(app)  # noqa: E702
     from app.privacy_cli import init_app as init_privacy_cli; init_privacy_cli(app)  # noqa: E702
     from app.safekeeping_cli import init_app as init_safekeeping_cli; init_safekeeping_cli(app)  # noqa: E702
+    from app.cards_cli import init_app as init_cards_cli; init_cards_cli(app)  # noqa: E702
     from app.translate_cli import translate_cli
 
     app.cli.add_command(translate_cli)

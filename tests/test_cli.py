@@ -247,13 +247,39 @@ def test_demo_objection_fits_its_award(demo_app):
 
 
 def test_demo_twice_changes_nothing(demo_app):
-    """Running `flask demo` again changes nothing and prints the same logins."""
+    """Running `flask demo` again changes nothing and prints the same usernames, without the passwords."""
     first = demo(demo_app)
     before = totals(demo_app)
     second = demo(demo_app)
-    assert logins(second) == logins(first) and len(logins(first)) == DEMO_LOGINS
+    assert len(logins(first)) == DEMO_LOGINS and len(logins(second)) == DEMO_LOGINS
+    assert users(second) == users(first)
+    assert not any(line.split()[2] in second for line in logins(first))  # no password again
     assert totals(demo_app) == before
-    assert "flask demo --reset" in second and "flask demo --reset" not in first
+    assert "already holds the demo" in second and "flask demo --reset" in second
+    assert "already holds the demo" not in first
+
+
+def users(output: str) -> list[tuple[str, str]]:
+    return [tuple(line.split()[:2]) for line in logins(output)]
+
+
+def test_demo_keeps_no_password_in_a_file_unless_asked(demo_app):
+    """`flask demo` prints the passwords once and writes none to the instance folder; with
+    --save-logins the file keeps them (mode 0600) and a later run prints them again."""
+    from pathlib import Path
+
+    first = demo(demo_app)
+    passwords = [line.split()[2] for line in logins(first)]
+    folder = Path(demo_app.instance_path)
+    written = "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+    assert not [p for p in passwords if p in written]
+    assert "--save-logins" in first
+    again = demo(demo_app, "--reset", "--save-logins")
+    saved = [line.split()[2] for line in logins(again)]
+    files = [p for p in folder.glob("demo-logins*.json")]
+    assert len(files) == 1 and oct(files[0].stat().st_mode & 0o777) == "0o600"
+    assert all(p in files[0].read_text() for p in saved)
+    assert logins(demo(demo_app)) == logins(again)
 
 
 def test_demo_reset_starts_over(demo_app):
@@ -279,11 +305,12 @@ def test_demo_leaves_a_real_database_alone(app, world):
 
 
 def test_two_demo_databases_keep_their_own_logins(demo_app, tmp_path):
-    """Demos built into two databases from one instance folder each print their own logins, never the other's."""
-    first = logins(demo(demo_app))
+    """Demos built into two databases from one instance folder (with --save-logins) each print their own
+    logins, never the other's."""
+    first = logins(demo(demo_app, "--save-logins"))
     other = create_app(base_config(f"sqlite:///{tmp_path}/other.db"), instance_path=demo_app.instance_path)
     try:
-        second = logins(demo(other))
+        second = logins(demo(other, "--save-logins"))
         assert len(second) == DEMO_LOGINS and second != first
         assert logins(demo(demo_app)) == first and logins(demo(other)) == second
     finally:

@@ -60,3 +60,62 @@ def test_upgrade_twice_changes_nothing(upgraded):
     assert again.exit_code == 0, again.output
     with app.app_context():
         assert set(inspect(db.engine).get_table_names()) == before
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_0013_seals_the_cards_already_issued(kind, tmp_path):
+    """Cards issued before 0013 kept their token in clear: the upgrade hashes and seals each one (making
+    the key file), drops the plain column, and the old cards still scan and print; downgrading puts
+    the tokens back."""
+    import secrets
+
+    from sqlalchemy import insert, select, text
+
+    from app.models import Card, Household
+    from app.services.checkout import card_key
+    from app.services.checkout.cards import card_token, find_card
+    from app.services.people.regions import create_region
+
+    tokens = [f"{secrets.randbelow(10**39):039d}" for _ in range(3)]
+    with fresh_database(kind, tmp_path) as url:
+        app = create_app(base_config(url), instance_path=str(tmp_path / "instance"))
+        try:
+            with app.app_context():
+                runner = app.test_cli_runner()
+                result = runner.invoke(args=["db", "upgrade", "0012"])
+                assert result.exit_code == 0, result.output
+                county = create_region(None, {"name": "青山县", "level": "county"})
+                town = create_region(None, {"name": "东岭镇", "level": "township", "parent_id": county.id})
+                village = create_region(None, {"name": "东坪村", "level": "village", "parent_id": town.id})
+                ids = [db.session.execute(insert(Household).values(
+                    code=f"0001-000{i}", village_id=village.id, head_name=name).returning(Household.id)).scalar()
+                    for i, name in enumerate(["杜玉梅", "王喆", "李堃"])]
+                db.session.execute(text(
+                    "INSERT INTO cards (household_id, token, number, status, issued_at) "
+                    "VALUES (:h, :t, :n, :s, CURRENT_TIMESTAMP)"),
+                    [{"h": hid, "t": token, "n": f"10000000{i}{i}", "s": "active" if i else "revoked"}
+                     for i, (hid, token) in enumerate(zip(ids, tokens))])
+                db.session.commit()
+                assert not card_key.key_file().exists()
+                result = runner.invoke(args=["db", "upgrade"])
+                assert result.exit_code == 0, result.output
+                db.session.remove()
+                assert "token" not in {c["name"] for c in inspect(db.engine).get_columns("cards")}
+                assert oct(card_key.key_file().stat().st_mode & 0o777) == "0o600"
+                dump = " ".join(str(v) for row in db.session.execute(text("SELECT * FROM cards")) for v in row)
+                for hid, token in zip(ids, tokens):
+                    assert token not in dump
+                    card = find_card(payload="81" + token)
+                    assert card is not None and card.household_id == hid and card_token(card) == token
+                assert [c.status for c in db.session.scalars(select(Card).order_by(Card.id))] == [
+                    "revoked", "active", "active"]
+                db.session.remove()
+                result = runner.invoke(args=["db", "downgrade", "0012"])
+                assert result.exit_code == 0, result.output
+                back = dict(db.session.execute(text("SELECT household_id, token FROM cards")).all())
+                assert back == dict(zip(ids, tokens))
+                db.session.remove()
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

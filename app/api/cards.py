@@ -16,8 +16,14 @@ RESOLVE_PROBLEMS = {404: "not-found: no card with this code, or its household is
                     410: "card-revoked: the card was replaced by a newer one."}
 
 
+KEY_MISSING = ("card-key-missing: this server has no card key that opens the card's sealed "
+               "token (a database restored without its key), so it cannot be printed again; it "
+               "still scans. Issue the household a new card.")
+
+
 def card_body(card) -> dict:
-    return {"number": card.number, "token": card.token, "qr_payload": service.qr_payload(card),
+    token = service.card_token(card)
+    return {"number": card.number, "token": token, "qr_payload": service.PAYLOAD_PREFIX + token,
             "issued_at": card.issued_at.isoformat(), "household_id": card.household_id,
             "status": card.status}
 
@@ -44,7 +50,8 @@ def issue_village_cards(village_id: int):
 
 
 @bp.get("/households/<int:household_id>/card.png")
-@endpoint("cards.print", tag="cards", media="image/png", problems=(404,))
+@endpoint("cards.print", tag="cards", media="image/png",
+          problems={404: PROBLEMS[404], 409: KEY_MISSING})
 def card_image(household_id: int):
     """The printable card: QR code, the head's name, village, card number."""
     household = get_household(g.user, household_id)
@@ -59,7 +66,9 @@ def card_image(household_id: int):
 @endpoint("cards.print", tag="cards", query=SheetQuery, media="application/pdf",
           problems=(404,))
 def card_sheet():
-    """An A4 PDF of a village's current cards, ten to a page, ready to cut."""
+    """An A4 PDF of a village's current cards, ten to a page, ready to cut. A card
+    this server cannot print again (no card key) is drawn without its QR code,
+    marked as needing a new card."""
     village, cards = service.village_cards(g.user, request.args.get("village_id"))
     pdf = cards_sheet_pdf(cards, village.name)
     return Response(pdf, mimetype="application/pdf", headers={

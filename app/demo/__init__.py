@@ -33,8 +33,9 @@ DONORS = [("青山县供销合作社", "organisation"), ("爱心人士 王建华
 
 
 def _logins_path() -> Path:
-    """The demo's logins, one file per database: a demo built into another
-    database (FLASK_SQLALCHEMY_DATABASE_URI) never shows the default's."""
+    """The demo's logins (roles, usernames, what each may see; passwords only
+    when asked), one file per database: a demo built into another database
+    (FLASK_SQLALCHEMY_DATABASE_URI) never shows the default's."""
     folder = Path(current_app.instance_path)
     url = db.engine.url.render_as_string(hide_password=True)
     if url == "sqlite:///" + str(folder / "aixin.db"):
@@ -42,18 +43,43 @@ def _logins_path() -> Path:
     return folder / f"demo-logins-{hashlib.sha256(url.encode()).hexdigest()[:10]}.json"
 
 
-def _print_logins(echo, *, fresh: bool = False) -> None:
+def _save_logins(logins: list[dict], *, with_passwords: bool) -> Path:
     path = _logins_path()
-    if not path.exists():
-        echo("The database is not empty and holds no demo: nothing done.")
-        return
-    logins = json.loads(path.read_text())
+    rows = logins if with_passwords else [{k: v for k, v in row.items() if k != "password"}
+                                          for row in logins]
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    os.chmod(path, 0o600)
+    return path
+
+
+def _print_logins(echo, logins: list[dict] | None = None, *, saved: bool = False) -> None:
+    """Right after the build, the logins with their passwords (`logins`;
+    `saved` if the file keeps them too); later runs, what the file kept: the
+    passwords only if the demo was built with --save-logins."""
+    fresh = logins is not None
+    path = _logins_path()
+    if not fresh:
+        if not path.exists():
+            echo("The database is not empty and holds no demo: nothing done.")
+            return
+        logins = json.loads(path.read_text())
+        saved = all(row.get("password") for row in logins)
     echo("")
-    echo("演示账号 Demo logins (also kept in %s):" % path)
+    if saved:
+        echo(f"演示账号 Demo logins (also kept in {path}):")
+    elif fresh:
+        echo("演示账号 Demo logins:")
+    else:
+        echo("演示账号 Demo logins (their passwords were printed once, when the demo was built, "
+             "and are not kept):")
     for row in logins:
-        echo(f"  {row['role']:<10} {row['username']:<12} {row['password']}   {row['label']}")
+        password = f"{row['password']}   " if fresh or saved else ""
+        echo(f"  {row['role']:<10} {row['username']:<12} {password}{row['label']}")
     echo("")
     echo("Start the server with `flask run`, then open http://127.0.0.1:5000/")
+    if fresh and not saved:
+        echo("Note the passwords now: they are not kept anywhere (`flask demo --reset --save-logins` "
+             "builds the demo again and keeps them in a file).")
     if not fresh:
         echo("This database already holds the demo. To start over (everything in it is dropped, new "
              "passwords): flask demo --reset")
@@ -87,11 +113,13 @@ def _township_plan(villages: int | None, rng: random.Random) -> dict[str, list[s
 
 
 def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
-               seed: int = 2026, villages: int | None = None, echo=print) -> None:
+               seed: int = 2026, villages: int | None = None, save_logins: bool = False,
+               echo=print) -> None:
     """The demo county; with `villages`, a generated county of that many
     villages (townships of about 15 with a supermarket each, a staff account per
     village), at the density of a programme in full swing: about three
-    awards a household a month."""
+    awards a household a month. The logins' passwords are printed once and
+    kept in the instance folder only with `save_logins`."""
     started = time.perf_counter()
     village_count = villages
     if reset:
@@ -138,15 +166,13 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("ANALYZE")
 
-    path = _logins_path()
-    path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
-    os.chmod(path, 0o600)
+    _save_logins(logins, with_passwords=save_logins)
     entries = db.session.scalar(select(func.count()).select_from(LedgerEntry))
     checkouts = db.session.scalar(select(func.count()).select_from(Checkout))
     echo(f"Demo county {COUNTY}: {len(villages)} villages, {len(markets)} supermarkets, "
          f"{households} households, {entries} ledger entries, {checkouts} checkouts "
          f"({time.perf_counter() - started:.1f} s).")
-    _print_logins(echo, fresh=True)
+    _print_logins(echo, logins, saved=save_logins)
 
 
 def _login_specs(county: Region, township: Region, villages: list[Region], markets: list, donors: list[Donor],

@@ -68,7 +68,9 @@ def new():
 @bp.get("/<int:household_id>")
 def detail(household_id: int):
     hh = scope.get_household(current_user, household_id)
-    return render_template("households/detail.html", hh=hh, card=cards.current_card(hh),
+    card = cards.current_card(hh)
+    return render_template("households/detail.html", hh=hh, card=card,
+                           reprintable=card is not None and cards.reprintable(card),
                            can_edit=policy.can(current_user, "households.write"),
                            card_form=FlaskForm())
 

@@ -16,9 +16,13 @@ class Card(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
-    # The secret in the QR code: 39 random decimal digits (more than 128 bits).
-    # Kept so the card can be printed again; it says nothing about the household.
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The secret in the QR code is 39 random decimal digits (more than 128
+    # bits); it says nothing about the household. It is never stored in clear:
+    # a scan finds the card by its SHA-256 (hex), and the token itself is kept
+    # sealed with the card key (app/services/checkout/card_key.py) so the card
+    # can be printed again. A copied database or backup cannot make cards.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_sealed: Mapped[str] = mapped_column(String(255))
     # The short number printed for typing: 9 random digits and a Luhn check digit.
     number: Mapped[str] = mapped_column(String(16), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -27,5 +31,8 @@ class Card(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     household: Mapped[Household] = relationship()
+
+    # The plain token, in memory only, in the request that issued the card.
+    issued_token = None
 
     __table_args__ = (Index("ix_cards_household_status", "household_id", "status"),)

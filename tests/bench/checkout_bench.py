@@ -111,6 +111,8 @@ def build(args, url: str, instance: Path) -> dict:
     from app.services.goods.donations import receive_donation
     from app.services.clock import local_today
     from app.services.ledger import writer
+    from app.services.checkout import card_key
+    from app.services.checkout.cards import token_columns
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RATELIMIT_STORAGE_URI": "memory://"},
@@ -141,8 +143,10 @@ def build(args, url: str, instance: Path) -> dict:
         while len(numbers) < len(buyers):
             numbers.add(luhn_number(rng))
         tokens = [f"{rng.randrange(10**39):039d}" for _ in buyers]
+        key = card_key.sealer()
         db.session.execute(insert(Card), [
-            {"household_id": hid, "token": token, "number": number, "status": "active", "issued_at": now}
+            {"household_id": hid, **token_columns(token, key), "number": number, "status": "active",
+             "issued_at": now}
             for hid, token, number in zip(buyers, tokens, sorted(numbers))])
         levels = [int(x) for x in args.levels.split(",")]
         bearer = []
@@ -168,6 +172,7 @@ def reopen(args, url: str, instance: Path) -> dict:
     from app import create_app
     from app.extensions import db
     from app.models import Card, LedgerEntry, Product, Supermarket, User
+    from app.services.checkout import card_key
     from app.services.people.accounts import issue_token
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"}, instance_path=str(instance))
@@ -176,8 +181,9 @@ def reopen(args, url: str, instance: Path) -> dict:
         products = db.session.scalars(select(Product.id).where(Product.barcode.is_not(None))
                                       .order_by(Product.id)).all()
         buyers = select(LedgerEntry.household_id).where(LedgerEntry.note == "bench opening balance")
-        tokens = db.session.scalars(select(Card.token).where(Card.household_id.in_(buyers))
-                                    .order_by(Card.household_id)).all()
+        key = card_key.sealer(create=False)
+        tokens = [card_key.unseal(sealed, key) for sealed in db.session.scalars(
+            select(Card.token_sealed).where(Card.household_id.in_(buyers)).order_by(Card.household_id))]
         users = db.session.scalars(select(User).where(User.username.like("counter%")).order_by(User.username)).all()
         bearer = [issue_token(u)[0] for u in users]
         db.session.commit()

@@ -15,7 +15,9 @@ NO_CODE = "neither payload nor number is given"
 
 class CardOut(Body):
     number: str = Field(description="The short number printed on the card, for typing.")
-    token: str = Field(description="The card's secret (at least 128 random bits).")
+    token: str = Field(description="The card's secret (at least 128 random bits). Shown here, when the "
+                       "card is issued; the server keeps only its hash and the token sealed with the "
+                       "card key.")
     qr_payload: str = Field(description="Exactly the text in the QR code: digits only.")
     issued_at: Moment
     household_id: int

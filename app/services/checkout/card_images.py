@@ -11,7 +11,7 @@ from fpdf import FPDF
 from PIL import Image, ImageDraw, ImageFont
 
 from app.models import Card
-from app.services.checkout.cards import format_number, qr_payload
+from app.services.checkout.cards import CardKeyMissing, format_number, qr_payload
 
 FONT_PATH = Path(__file__).resolve().parents[2] / "fonts" / "NotoSansSC-GBK.otf"
 # ISO/IEC 7810 ID-1: 85.6 x 54 mm; at 300 dpi.
@@ -39,23 +39,48 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, max_width: int, size: int) -> Ima
     return font(size)
 
 
-def card_image(card: Card) -> Image.Image:
-    """Cards are for households: always in Chinese, whatever the clerk's language."""
+def card_image(card: Card, *, mark_missing_key: bool = False) -> Image.Image:
+    """Cards are for households: always in Chinese, whatever the clerk's language.
+    Without the card key: CardKeyMissing, or with `mark_missing_key` (a
+    village's sheet) the card drawn without its QR code, marked as needing a
+    new card."""
+    try:
+        payload = qr_payload(card)
+    except CardKeyMissing:
+        if not mark_missing_key:
+            raise
+        payload = None
     with force_locale("zh_CN"):
-        return _draw_card(card)
+        return _draw_card(card, payload)
 
 
-def _draw_card(card: Card) -> Image.Image:
+def _missing_key_mark(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]) -> None:
+    """Where the QR code would be: a crossed box saying a new card is needed."""
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, outline=RED, width=6)
+    draw.line([x0, y0, x1, y1], fill=(240, 190, 195), width=4)
+    draw.line([x0, y1, x1, y0], fill=(240, 190, 195), width=4)
+    lines = [_("Card key missing:"), _("cannot be printed again."), _("Issue a new card.")]
+    y = (y0 + y1) // 2 - 70
+    for line in lines:
+        draw.text(((x0 + x1) // 2, y), line, font=_fit(draw, line, x1 - x0 - 30, 40), fill=RED,
+                  anchor="mm")
+        y += 70
+
+
+def _draw_card(card: Card, payload: str | None) -> Image.Image:
     w, h = CARD_PX
     img = Image.new("RGB", (w, h), "white")
     draw = ImageDraw.Draw(img)
     band = 120
     draw.rectangle([0, 0, w, band], fill=RED)
     draw.text((40, band // 2), _("Love Supermarket Points Card"), font=font(60), fill="white", anchor="lm")
-    qr = qr_image(qr_payload(card))
     side = h - band - 60
-    qr = qr.resize((side, side), Image.NEAREST)
-    img.paste(qr, (30, band + 30))
+    if payload is None:
+        _missing_key_mark(draw, (30, band + 30, 30 + side, band + 30 + side))
+    else:
+        qr = qr_image(payload).resize((side, side), Image.NEAREST)
+        img.paste(qr, (30, band + 30))
     x = 30 + side + 40
     max_w = w - x - 30
     household = card.household
@@ -112,7 +137,7 @@ def _sheet(cards: list[Card], title: str) -> bytes:
             x = left + col * (cw + gap_x)
             y = top + row * (ch + gap_y)
             buf = io.BytesIO()
-            card_image(card).save(buf, format="PNG")
+            card_image(card, mark_missing_key=True).save(buf, format="PNG")
             buf.seek(0)
             pdf.image(buf, x=x, y=y, w=cw, h=ch)
             _cut_marks(pdf, x, y, cw, ch)

@@ -4,6 +4,7 @@ household id to the household a supermarket may serve (`at_counter`)."""
 import re
 import secrets
 
+from cryptography.fernet import InvalidToken
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
@@ -11,6 +12,8 @@ from sqlalchemy.orm import aliased
 from app.extensions import db
 from app.models import Card, Household, Region, Supermarket, User, utcnow
 from app.services import audit
+from app.services.checkout import card_key
+from app.services.checkout.card_key import CardKeyMissing
 from app.services.errors import DomainError, HouseholdInactive, NotFound, ValidationError
 from app.services.people import policy
 from app.services.people.scope import (ancestor_paths, get_household, get_region,
@@ -52,8 +55,33 @@ def _new_number() -> str:
             return number
 
 
-def qr_payload(card: Card) -> str:
-    return PAYLOAD_PREFIX + card.token
+def new_token() -> str:
+    return f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}"
+
+
+def token_columns(token: str, key=None) -> dict:
+    """How a card keeps its token: the hash it is found by, and the token sealed."""
+    return {"token_hash": card_key.token_hash(token), "token_sealed": card_key.seal(token, key)}
+
+
+def card_token(card: Card, key=None) -> str:
+    """The card's token, to print it: in memory right after issue, otherwise
+    unsealed with the card key (CardKeyMissing when this server has none that
+    opens it). Never needed to scan."""
+    return card.issued_token or card_key.unseal(card.token_sealed, key)
+
+
+def qr_payload(card: Card, key=None) -> str:
+    return PAYLOAD_PREFIX + card_token(card, key)
+
+
+def reprintable(card: Card, key=None) -> bool:
+    """Whether this server can print the card again (it has the card key)."""
+    try:
+        card_token(card, key)
+    except CardKeyMissing:
+        return False
+    return True
 
 
 def format_number(number: str) -> str:
@@ -72,9 +100,10 @@ def issue_card(actor: User, household_id) -> Card:
         update(Card).where(Card.household_id == household.id, Card.status == "active")
         .values(status="revoked", revoked_at=now)
     ).rowcount
-    token = f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}"
-    card = Card(household_id=household.id, token=token, number=_new_number(), status="active",
-                issued_at=now, issued_by_id=actor.id)
+    token = new_token()
+    card = Card(household_id=household.id, **token_columns(token), number=_new_number(),
+                status="active", issued_at=now, issued_by_id=actor.id)
+    card.issued_token = token
     db.session.add(card)
     audit.record(actor, "card.issue", card, household_id=household.id, revoked=revoked)
     return card
@@ -110,7 +139,8 @@ def issue_in_bulk(household_ids: list[int], *, actor_id: int | None, now, rng=No
     callers revoke any earlier card first). Shared by a village's "cards for
     every household" and the demo."""
     numbers = new_numbers(len(household_ids), rng)
-    rows = [{"household_id": hid, "token": f"{secrets.randbelow(10**TOKEN_DIGITS):0{TOKEN_DIGITS}d}",
+    key = card_key.sealer()
+    rows = [{"household_id": hid, **token_columns(new_token(), key),
              "number": number, "status": "active", "issued_at": now, "issued_by_id": actor_id}
             for hid, number in zip(household_ids, numbers)]
     for start in range(0, len(rows), CHUNK):
@@ -166,7 +196,28 @@ def village_card_counts(actor: User, village_id) -> dict:
         .where(Household.village_id == village.id, Household.status == "active",
                Card.status == "active")) or 0
     return {"village": village, "households": households, "with_card": with_card,
-            "without_card": households - with_card}
+            "without_card": households - with_card, "unprintable": _unprintable(village)}
+
+
+def _unprintable(village: Region) -> int:
+    """How many of the village's current cards this server cannot print again
+    (no card key opens them); they still scan."""
+    sealed = db.session.scalars(
+        select(Card.token_sealed).join(Household, Household.id == Card.household_id)
+        .where(Household.village_id == village.id, Household.status == "active",
+               Card.status == "active")).all()
+    if not sealed:
+        return 0
+    if not card_key.has_key():
+        return len(sealed)
+    key = card_key.sealer(create=False)
+    missing = 0
+    for value in sealed:
+        try:
+            card_key.unseal(value, key)
+        except CardKeyMissing:
+            missing += 1
+    return missing
 
 
 def current_card(household: Household) -> Card | None:
@@ -188,15 +239,16 @@ def find_card(payload=None, number=None) -> Card | None:
         match = PAYLOAD_RE.fullmatch(_normalise(payload) or "")
         if not match:
             return None
-        return db.session.scalars(_BY_TOKEN, {"token": match.group(1)}).first()
+        return db.session.scalars(_BY_HASH, {"token_hash": card_key.token_hash(match.group(1))}).first()
     value = _normalise(number)
     if not value or not NUMBER_RE.fullmatch(value):
         return None
     return db.session.scalars(_BY_NUMBER, {"number": value}).first()
 
 
-# Built once: the counter asks on every scan.
-_BY_TOKEN = select(Card).where(Card.token == bindparam("token"))
+# Built once: the counter asks on every scan. A scan hashes the token and never
+# unseals anything: it works without the card key.
+_BY_HASH = select(Card).where(Card.token_hash == bindparam("token_hash"))
 _BY_NUMBER = select(Card).where(Card.number == bindparam("number"))
 
 
@@ -355,3 +407,32 @@ def village_cards(actor: User, village_id) -> tuple:
         .order_by(Household.code)
     ).all()
     return village, cards
+
+
+# -- the card key's rotation ----------------------------------------------------------
+
+def reseal_cards() -> dict:
+    """Every card's token sealed again with the first card key (after a new key
+    was put first, the old ones kept after it), so the old keys can then be
+    dropped. Cards no key here opens are left as they are and counted. Returns
+    {"resealed": N, "unopened": M}."""
+    key = card_key.sealer(create=False)
+    resealed = unopened = 0
+    last = 0
+    while True:
+        rows = db.session.execute(select(Card.id, Card.token_sealed).where(Card.id > last)
+                                  .order_by(Card.id).limit(CHUNK)).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        changed = []
+        for card_id, sealed in rows:
+            try:
+                changed.append({"id": card_id, "token_sealed": key.rotate(sealed.encode()).decode()})
+            except (InvalidToken, ValueError, TypeError):
+                unopened += 1
+        if changed:
+            db.session.execute(update(Card), changed)  # by primary key
+        resealed += len(changed)
+    audit.record(None, "cards.reseal", None, resealed=resealed, unopened=unopened)
+    return {"resealed": resealed, "unopened": unopened}
