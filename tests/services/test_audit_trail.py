@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, select
 
 from app.extensions import db
-from app.models import AuditRecord, utcnow
+from app.models import AuditRecord
 from app.services import audit, audit_trail
 from app.services.checkout.checkouts import check_out, void_checkout
 from app.services.clock import local_today
