@@ -34,7 +34,8 @@ class CheckoutIn(Schema):
     card_payload: Anything({"type": "string"}) = None
     card_number: Anything({"type": "string"}) = None
     household_id: Anything({"type": "integer", "minimum": 1}) = None
-    no_card_reason: Annotated[OptionalText(checkouts.NO_CARD_REASON_MAX), Field(description=(
+    no_card_reason: Annotated[OptionalText(checkouts.NO_CARD_REASON_MAX),
+                              refused_when("the checkout names a card"), Field(description=(
         "Only with `household_id`: why the card is not here; `lost`, `elder` (an elder came "
         "without it), `at_home`, or any other text. Recorded on the checkout."))] = None
     passbook_pin: Annotated[Anything({"type": "string", "pattern": "^[0-9]{6}$"}),
