@@ -24,6 +24,7 @@ ACTIONS = {
     "points.reverse": _l("Entry reversed"),
     "checkout.create": _l("Checkout"), "checkout.void": _l("Checkout voided"),
     "card.issue": _l("Card issued"), "cards.issue_village": _l("Cards issued for a village"),
+    "cards.reseal": _l("Cards sealed again with a new card key"),
     "household.create": _l("Household added"), "household.update": _l("Household changed"),
     "household.visit": _l("Visit recorded"), "household.passbook_pin": _l("Passbook PIN set"),
     "household.passbook_pin_clear": _l("Passbook PIN cleared"),
