@@ -25,6 +25,7 @@ ACTIONS = {
     "checkout.create": _l("Checkout"), "checkout.void": _l("Checkout voided"),
     "card.issue": _l("Card issued"), "cards.issue_village": _l("Cards issued for a village"),
     "cards.reseal": _l("Cards sealed again with a new card key"),
+    "backup.make": _l("Backup made"), "backup.restore": _l("Backup restored"),
     "household.create": _l("Household added"), "household.update": _l("Household changed"),
     "household.visit": _l("Visit recorded"), "household.passbook_pin": _l("Passbook PIN set"),
     "household.passbook_pin_clear": _l("Passbook PIN cleared"),
