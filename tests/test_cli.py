@@ -246,6 +246,35 @@ def test_demo_objection_fits_its_award(demo_app):
         assert entry.objector and entry.objector not in entry.objection_reason
 
 
+def test_demo_year_reads_in_the_audit_trail(demo_app):
+    """The demo's year written in bulk is in the audit trail as the services would have left it:
+    each household's creation, awards, deductions and checkouts, with its village, so a township
+    cadre following a household on the trail sees its year."""
+    lines = {line.split()[1]: line for line in logins(demo(demo_app))}
+    with demo_app.app_context():
+        hh = db.session.scalars(select(Household).join(Region, Region.id == Household.village_id)
+                                .where(Region.name == "东坪村").order_by(Household.id)).first()
+        entries = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.household_id == hh.id, LedgerEntry.kind.in_(("award", "deduction"))))
+        from app.models import Checkout
+        checkouts = db.session.scalar(select(func.count()).select_from(Checkout)
+                                      .where(Checkout.household_id == hh.id))
+        trail = db.session.execute(select(AuditRecord.action, AuditRecord.village_id)
+                                   .where(AuditRecord.household_id == hh.id)).all()
+        code, village_id = hh.code, hh.village_id
+    assert entries > 0
+    assert sum(a.startswith("points.") for a, _ in trail) == entries
+    assert sum(a == "checkout.create" for a, _ in trail) == checkouts
+    assert sum(a == "household.create" for a, _ in trail) == 1
+    assert {v for _, v in trail} == {village_id}
+    client = demo_app.test_client()
+    client.post("/login", data={"username": "town", "password": lines["town"].split()[2]})
+    page = client.get(f"/audit/?household={code}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("points.award") + html.count("points.deduction") >= min(entries, 10)
+
+
 def test_demo_twice_changes_nothing(demo_app):
     """Running `flask demo` again changes nothing and prints the same usernames, without the passwords."""
     first = demo(demo_app)

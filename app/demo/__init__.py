@@ -112,6 +112,35 @@ def _township_plan(villages: int | None, rng: random.Random) -> dict[str, list[s
     return plan
 
 
+def _history_in_trail() -> None:
+    """The history written in bulk gets the audit records the services would
+    have written (who, when, which household and village), one INSERT ...
+    SELECT a kind, so the audit trail reads like a county's real year."""
+    pg = db.engine.dialect.name == "postgresql"
+    points = "json_build_object('points', e.points)" if pg else "json_object('points', e.points)"
+    total = "json_build_object('total', c.total_points)" if pg else "json_object('total', c.total_points)"
+    empty = "'{}'::json" if pg else "'{}'"
+    conn = db.session.connection()
+    conn.exec_driver_sql(f"""
+        INSERT INTO audit_records (at, user_id, action, object_type, object_id, details,
+                                   household_id, village_id)
+        SELECT h.created_at, NULL, 'household.create', 'households', h.id, {empty}, h.id, h.village_id
+        FROM households h""")
+    conn.exec_driver_sql(f"""
+        INSERT INTO audit_records (at, user_id, action, object_type, object_id, details,
+                                   household_id, village_id)
+        SELECT e.created_at, e.created_by_id, 'points.' || e.kind, 'ledger_entries', e.id, {points},
+               e.household_id, h.village_id
+        FROM ledger_entries e JOIN households h ON h.id = e.household_id
+        WHERE e.kind IN ('award', 'deduction')""")
+    conn.exec_driver_sql(f"""
+        INSERT INTO audit_records (at, user_id, action, object_type, object_id, details,
+                                   household_id, village_id)
+        SELECT c.created_at, c.created_by_id, 'checkout.create', 'checkouts', c.id, {total},
+               c.household_id, h.village_id
+        FROM checkouts c JOIN households h ON h.id = c.household_id""")
+
+
 def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
                seed: int = 2026, villages: int | None = None, save_logins: bool = False,
                echo=print) -> None:
@@ -159,6 +188,7 @@ def build_demo(*, households: int = 300, months: int = 12, reset: bool = False,
         _village_staff(villages[1:])
     build_points_demo(months=months, rng=rng, intensity=3.5 if village_count else 1.0)
     build_goods_demo(months=months, rng=rng)
+    _history_in_trail()
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
         # A bulk load: the planner should know the tables' sizes now, not when autovacuum
