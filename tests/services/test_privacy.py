@@ -280,6 +280,18 @@ def test_an_anonymised_household_can_no_longer_be_edited(world, exited):
         update_household(world.users["admin"], exited["hh"].id, {"status": "active"})
 
 
+def test_an_anonymised_household_takes_no_new_visit_note(world, exited):
+    """A visit (whose note could name people again) is refused once the household is anonymised."""
+    privacy.anonymise_household(world.users["admin"], exited["hh"].id)
+    db.session.commit()
+    with pytest.raises(Conflict):
+        record_visit(world.users["admin"], exited["hh"].id,
+                     {"visited_on": local_today().isoformat(), "note": "张三说家里都好"})
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Visit)
+                             .where(Visit.household_id == exited["hh"].id, Visit.note.is_not(None))) == 0
+
+
 def test_all_eligible_at_once(world, exited):
     """The bulk act takes the households past their retention period, not the others."""
     admin = world.users["admin"]

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Household, User, Visit
 from app.services import audit
 from app.services.clock import local_today, local_zone
-from app.services.errors import Errors
+from app.services.errors import Conflict, Errors
 from app.services.people import policy
 from app.services.people.scope import get_household
 from app.services.reports.figures import scope_of
@@ -88,6 +88,9 @@ def record_visit(actor: User, household_id, data: dict) -> Visit:
     until it has been quiet as long again; its passbook lists the visit."""
     policy.require(actor, "visits.record")
     hh = get_household(actor, household_id)
+    if hh.anonymised_at is not None:
+        # A note would name people again in a record anonymised on purpose.
+        raise Conflict(_l("This household's personal data has been anonymised: it can no longer be edited."))
     errors = Errors()
     visited_on = day(errors, data, "visited_on", required=True)
     note = text(errors, data, "note", required=False, max_len=NOTE_MAX)
