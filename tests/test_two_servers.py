@@ -1,10 +1,15 @@
 """Two app servers on one PostgreSQL database, as a county runs behind a load
-balancer: two gunicorn instances (each its own workers and connection pool, its
+balancer: two gunicorn instances (each its own worker processes and connection pool, its
 own instance folder, as on two machines) and clients alternating between them.
 The races stay exact, an Idempotency-Key holds across servers, and the login,
 PIN and public-trace throttles count in the limiter's shared storage (Redis)."""
+import http.cookiejar
 import os
+import re
 import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
 from contextlib import contextmanager
 
 import pytest
@@ -175,17 +180,38 @@ def test_cap_of_one_and_a_reversal_raced_across_two_servers(app, world, two_serv
 
 # -- throttles and tokens ----------------------------------------------------------------
 
+def passbook_browser(base: str):
+    """A browser's cookies and the passbook form's CSRF token (read from `base`), and a
+    function posting a card number and PIN to /passbook on any server: (status, page)."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(base + "/passbook", timeout=30) as r:
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', r.read().decode()).group(1)
+
+    def attempt(server: str, number: str, pin: str) -> tuple[int, str]:
+        data = urllib.parse.urlencode({"csrf_token": csrf, "card_number": number, "pin": pin}).encode()
+        try:
+            with opener.open(server + "/passbook", data=data, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    return attempt
+
+
 def test_throttles_and_revocation_hold_across_two_servers(app, world, two_servers):
     """Failures spread over both servers are counted together in Redis: the 11th login for a
     username is 429 on either server, a correct password too; the 6th wrong passbook PIN for a
-    household and the 31st unknown trace code likewise; a token revoked on one server stops
+    household at the counter, the 6th wrong PIN for a card on the public passbook page and the
+    31st unknown trace code likewise; a token revoked on one server stops
     working on the other at once."""
+    from app.services.checkout.cards import issue_card
     from app.services.points.passbook import set_passbook_pin
 
     products = stocked(world, {"香皂": 50})
     hh = world.households["v1a"]
     give_points(world, hh, 100)
     set_passbook_pin(world.users["admin"], hh.id, "482915")
+    card = issue_card(world.users["admin"], hh.id)
     db.session.commit()
     volunteer = tokens(world, "volunteer", 2)
     cart = {"supermarket_id": world.sm_east.id, "household_id": hh.id,
@@ -209,6 +235,14 @@ def test_throttles_and_revocation_hold_across_two_servers(app, world, two_server
             assert status == 422 and "passbook_pin" in body["errors"], body
         assert request_json(b, "POST", "/api/v1/checkouts", volunteer[0],
                             {**cart, "passbook_pin": "482915"})[0] == 429
+        # The household's own passbook page: five wrong PINs for the card, then the right one waits.
+        attempt = passbook_browser(a)
+        status, page = attempt(b, card.number, "482915")  # the form read from one, sent to the other
+        assert status == 200 and hh.head_name in page
+        for i in range(5):
+            status, page = attempt((a, b)[i % 2], card.number, "000111")
+            assert status == 200 and "flash-error" in page
+        assert attempt(b, card.number, "482915")[0] == 429
         # The public trace: thirty unknown codes from this client, then every trace waits.
         misses = [request_json((a, b)[i % 2], "GET", f"/api/v1/public/trace/nope{i:04d}", "")[0]
                   for i in range(30)]
