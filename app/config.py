@@ -25,6 +25,10 @@ class Defaults:
     # Login throttling (Flask-Limiter). memory:// is per process; a deployment
     # with several workers sets redis://... so they share the counts.
     RATELIMIT_STORAGE_URI = "memory://"
+    # Redis away or not answering (a second at most): each process counts in its own
+    # memory until it answers again, instead of every login and PIN try failing.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_HEADERS_ENABLED = False
     LOGIN_FAILURES_PER_USERNAME = "10 per 15 minutes"
     LOGIN_FAILURES_PER_CLIENT = "50 per 15 minutes"
