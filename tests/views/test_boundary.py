@@ -133,9 +133,13 @@ def test_an_unexpected_error_is_a_500_problem_without_details(probe):
 
 CALL = re.compile(r"\bsession\.(commit|rollback)\(\)")
 # Where a transaction may end: the request boundary, the error handlers, the
-# command-line commands (each command commits once), and the SQLite engine set-up.
-ENDS_HERE = {"app/boundary.py", "app/errors.py", "app/cli.py", "app/points_cli.py",
-             "app/demo/__init__.py", "app/translate_cli.py", "app/api/idempotency.py"}
+# command-line commands (app/cli.py and app/*_cli.py: each command commits once,
+# or once a batch), and the SQLite engine set-up. Backups and restores work on
+# the whole database from the command line only, never inside a request: they
+# end their own reads so that no transaction of theirs is open while the copy
+# is taken or put back.
+ENDS_HERE = {"app/boundary.py", "app/errors.py", "app/cli.py", "app/demo/__init__.py",
+             "app/api/idempotency.py", "app/services/safekeeping/backups.py"}
 
 
 def test_views_services_and_api_handlers_never_commit():
@@ -143,7 +147,7 @@ def test_views_services_and_api_handlers_never_commit():
     found = []
     for path in (ROOT / "app").rglob("*.py"):
         rel = path.relative_to(ROOT).as_posix()
-        if rel in ENDS_HERE:
+        if rel in ENDS_HERE or (rel.startswith("app/") and rel.count("/") == 1 and rel.endswith("_cli.py")):
             continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
             if CALL.search(line):
