@@ -344,6 +344,9 @@ class PgWaits:
         import threading
 
         self.url, self.stop, self.counts = url, threading.Event(), {}
+        self.running: dict[str, int] = {}  # what the running backends run: the statement's start
+        self.first_cpu: dict[int, float] = {}  # backend pid: CPU seconds when first seen
+        self.last_cpu: dict[int, float] = {}
         self.thread = threading.Thread(target=self.sample, daemon=True)
 
     def sample(self):
@@ -352,10 +355,14 @@ class PgWaits:
         name = self.url.rsplit("/", 1)[1]
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self.stop.wait(0.02):
-                for state, kind, event in conn.execute(
-                        "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                for pid, state, kind, event, query in conn.execute(
+                        "SELECT pid, state, wait_event_type, wait_event, left(query, 90) FROM pg_stat_activity "
                         "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
                         (name,)):
+                    cpu = _cpu_seconds(pid)
+                    if cpu is not None:
+                        self.first_cpu.setdefault(pid, cpu)
+                        self.last_cpu[pid] = cpu
                     if state == "idle":
                         what = "idle (client: Python, or no work)"
                     elif state == "idle in transaction":
@@ -366,6 +373,8 @@ class PgWaits:
                         what = "waiting for the WAL (commit)"
                     elif kind is None:
                         what = "running"
+                        statement = " ".join((query or "").split())[:70]
+                        self.running[statement] = self.running.get(statement, 0) + 1
                     else:
                         what = f"{kind}: {event}"
                     self.counts[what] = self.counts.get(what, 0) + 1
@@ -378,12 +387,27 @@ class PgWaits:
         self.stop.set()
         self.thread.join()
 
+    def cpu(self) -> float:
+        """CPU seconds the benchmark database's backends used while sampled."""
+        return sum(self.last_cpu[pid] - self.first_cpu[pid] for pid in self.last_cpu)
+
     def line(self) -> str:
         total = sum(self.counts.values()) or 1
         busy = {k: v for k, v in self.counts.items() if not k.startswith("idle")}
+        ran = sum(self.running.values()) or 1
+        top = sorted(self.running.items(), key=lambda kv: -kv[1])[:3]
         return "backends: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in
                                         sorted(self.counts.items(), key=lambda kv: -kv[1])) \
-            + f" (busy {100 * sum(busy.values()) / total:.0f}%)"
+            + f" (busy {100 * sum(busy.values()) / total:.0f}%); running: " \
+            + "; ".join(f"{100 * n / ran:.0f}% {q}" for q, n in top)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def waits(url: str):
@@ -552,7 +576,7 @@ def main():
     instance.mkdir()
     url, drop = create_database(args, workdir)
     server = None
-    floors = ["sql", "all"] + (["cte"] if args.db == "postgresql" else [])
+    floors = ["sql", "all"] + (["late", "cte"] if args.db == "postgresql" else [])
     try:
         say(f"Aixin checkout under wrk: {args.db}, {os.cpu_count()} CPUs, `gunicorn -w {workers} wsgi:app`, "
             f"{args.duration} s per level, {args.rounds} rounds; load average at start "
@@ -594,7 +618,9 @@ def main():
                     for v in (ledger + lots)[:5]:
                         say("     ", v)
                     if w:
-                        say("      " + w.line())
+                        r["pg_cpu_ms"] = w.cpu() * 1000 / max(written, 1)
+                        say(f"      PostgreSQL {w.cpu() / args.duration:.2f} cores, {r['pg_cpu_ms']:.1f} ms CPU "
+                            "per checkout; " + w.line())
                     # wrk leaves up to one request per connection in flight when its time is up.
                     if not r["ok"] <= written <= r["ok"] + level:
                         say(f"      checkouts written ({written}) do not match the 201s ({r['ok']})")
@@ -610,7 +636,9 @@ def main():
                             f"p95 {f['p95']:6.1f} p99 {f['p99']:6.1f} ms  refused {f['refused']}; "
                             f"ledger {len(ledger)} lots {len(lots)} violations")
                         if w:
-                            say("      " + w.line())
+                            f["pg_cpu_ms"] = w.cpu() * 1000 / max(f["ok"], 1)
+                            say(f"      PostgreSQL {w.cpu() / args.duration:.2f} cores, {f['pg_cpu_ms']:.1f} ms CPU "
+                                "per checkout; " + w.line())
         report(rows, levels, args)
         if server and args.pyspy:
             write_lua(shop, lua, "pyspy")
@@ -636,13 +664,14 @@ def report(rows, levels, args):
     say("")
     say(f"{args.db}: ranges over {args.rounds} rounds (checkouts/s; ms)")
     say("| clients | app checkouts/s | p50 | p95 | p99 | floor: writes /s | app/floor | floor: every statement /s "
-        "| app/every |" + (" floor: 1 call /s | app/1 call |" if args.db == "postgresql" else ""))
-    say("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.db == "postgresql" else ""))
+        "| app/every |" + (" floor: lots last /s | app/lots last | floor: 1 call /s | app/1 call |"
+                            if args.db == "postgresql" else ""))
+    say("|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if args.db == "postgresql" else ""))
     for level in levels:
         app = [r for r in rows if r["kind"] == "app" and r["connections"] == level]
         cells = [str(level), span([r["rate"] for r in app], "{:.0f}"), span([r["p50"] for r in app], "{:.1f}"),
                  span([r["p95"] for r in app], "{:.1f}"), span([r["p99"] for r in app], "{:.1f}")]
-        for mode in ["sql", "all"] + (["cte"] if args.db == "postgresql" else []):
+        for mode in ["sql", "all"] + (["late", "cte"] if args.db == "postgresql" else []):
             floor = {r["round"]: r for r in rows if r["kind"] == f"floor-{mode}" and r["connections"] == level}
             ratios = [a["rate"] / floor[a["round"]]["rate"] for a in app
                       if a["round"] in floor and floor[a["round"]]["rate"]]
