@@ -25,7 +25,10 @@ ledger entry, lot and stock, monthly totals, audit and idempotency rows),
 through the same driver, from N processes as fast as they go; on
 PostgreSQL also the floor in one round trip (one CTE per checkout). The
 app's ratio to the floor is what survives a noisy machine: compare
-figures only within one run. A script that prints figures, not a test
+figures only within one run. On PostgreSQL it also samples
+pg_stat_activity every 20 ms (what the benchmark database's backends wait
+for, what the running ones run, their CPU per checkout); `--pyspy 8` adds
+one more level with py-spy on every gunicorn worker, split by phase. A script that prints figures, not a test
 (pytest collects only test_*.py).
 """
 import argparse
