@@ -102,7 +102,8 @@ def _month(day: date) -> tuple[date, date]:
 def _locked_households(actor: User, ids: list[int]) -> list[Household]:
     """The households of an award, locked in id order. Any outside scope: 404."""
     found = writer.locked_households(visible_households(actor).where(Household.id.in_(ids)))
-    missing = [i for i in ids if i not in {h.id for h in found}]
+    have = {h.id for h in found}  # once: inside the comprehension it was built again per id
+    missing = [i for i in ids if i not in have]
     if missing:
         raise NotFound(households={i: [_l("Not found.")] for i in missing})
     return found
