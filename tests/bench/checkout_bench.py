@@ -23,7 +23,6 @@ import os
 import random
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.live import free_port  # noqa: E402
 
 LEVELS = (1, 8, 32)
 POINTS_EACH = 100_000
@@ -72,16 +73,17 @@ def say(*args):
 
 # -- the database --------------------------------------------------------------------
 
-def create_database(args, workdir: Path) -> tuple[str, callable]:
-    """A fresh database: its URL and how to drop it."""
+def create_database(args, workdir: Path, prefix: str = "aixin_bench") -> tuple[str, callable]:
+    """A fresh database: its URL and how to drop it (named by `args.db_name` when
+    the script has that option, else by the prefix and the process)."""
     if args.db == "sqlite":
         return f"sqlite:///{workdir / 'bench.db'}", lambda: None
     import psycopg
 
-    name = f"aixin_bench_{os.getpid()}"
+    name = getattr(args, "db_name", None) or f"{prefix}_{os.getpid()}"
     admin_url = args.pg.rstrip("/") + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop():
@@ -229,12 +231,6 @@ def check_invariants(url: str, instance: Path) -> tuple[list, list, int]:
 
 
 # -- the server ------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def start_server(args, url: str, instance: Path) -> tuple[subprocess.Popen, int, Path]:
     port = free_port()

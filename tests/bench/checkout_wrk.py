@@ -39,7 +39,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.bench.checkout_bench import say  # noqa: E402
+from tests.bench.checkout_bench import create_database as _create_database  # noqa: E402
+from tests.live import free_port  # noqa: E402
 
 LEVELS = (1, 8, 32)
 POINTS_EACH = 1_000_000
@@ -81,29 +84,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def say(*args):
-    print(*args, flush=True)
-
-
-# -- the database --------------------------------------------------------------------
-
 def create_database(args, workdir: Path):
-    """A fresh database: its URL and how to drop it."""
-    if args.db == "sqlite":
-        return f"sqlite:///{workdir / 'bench.db'}", lambda: None
-    import psycopg
-
-    name = args.db_name or f"aixin_wrk_{os.getpid()}"
-    admin_url = args.pg.rstrip("/") + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return args.pg.rstrip("/") + "/" + name, drop
+    return _create_database(args, workdir, prefix="aixin_wrk")
 
 
 def bench_app(url: str, instance: Path, **extra):
@@ -201,12 +183,6 @@ def check(url: str, instance: Path) -> tuple[list, list, int]:
 
 
 # -- the server, as the README serves it ---------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def start_server(args, url: str, instance: Path, workers: int):
     port = args.port or free_port()
