@@ -1,10 +1,14 @@
 """Test data built through the services, as a user would."""
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Donor, Household, Region, Supermarket, User
 from app.services.people.accounts import create_user, issue_token
-from app.services.people.households import create_household
+from app.services.clock import local_today
+from app.services.people.households import create_household, update_household
 from app.services.people.regions import create_region, create_supermarket
 
 PASSWORD = "correct horse battery"
@@ -78,3 +82,14 @@ def count(model) -> int:
 
 
 __all__ = ["World", "build_world", "login", "count", "Household", "User"]
+
+
+def exit_household(world: World, key: str, days_ago: int) -> Household:
+    """The world's household `key` exited `days_ago` days ago (with a phone to anonymise)."""
+    hh = world.households[key]
+    update_household(world.users["admin"], hh.id, {"status": "exited", "phone": "13912345678"})
+    db.session.commit()
+    db.session.execute(update(Household).where(Household.id == hh.id)
+                       .values(exited_on=local_today() - timedelta(days=days_ago)))
+    db.session.commit()
+    return hh

@@ -1,25 +1,12 @@
 """POST /api/v1/households/{id}/anonymise (our extension of api.md, issue 12):
 admin only, an exited household past its retention period, problems as elsewhere."""
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
 from app.extensions import db
 from app.models import Household
-from app.services.clock import local_today
-from app.services.people.households import update_household
 from tests.api.problems import assert_problem, snapshot
-
-
-def exited(world, key: str, days_ago: int) -> Household:
-    hh = world.households[key]
-    update_household(world.users["admin"], hh.id, {"status": "exited", "phone": "13912345678"})
-    db.session.commit()
-    db.session.execute(update(Household).where(Household.id == hh.id)
-                       .values(exited_on=local_today() - timedelta(days=days_ago)))
-    db.session.commit()
-    return hh
+from tests.factories import exit_household
 
 
 def url(hh) -> str:
@@ -28,7 +15,7 @@ def url(hh) -> str:
 
 def test_admin_anonymises_an_eligible_household(client, world):
     """200 with the household: the code and balance stay, name and phone are gone."""
-    hh = exited(world, "v1a", 4 * 365)
+    hh = exit_household(world, "v1a", 4 * 365)
     r = client.post(url(hh), headers=world.headers("admin"))
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
@@ -41,7 +28,7 @@ def test_admin_anonymises_an_eligible_household(client, world):
 @pytest.mark.parametrize("role", ["cadre", "staff", "volunteer", "donor"])
 def test_others_are_forbidden(client, world, role):
     """Any other role: 403, nothing written."""
-    hh = exited(world, "v1a", 4 * 365)
+    hh = exit_household(world, "v1a", 4 * 365)
     headers = world.headers(role)
     before = snapshot()
     assert_problem(client.post(url(hh), headers=headers), 403, "forbidden")
@@ -51,7 +38,7 @@ def test_others_are_forbidden(client, world, role):
 
 def test_not_yet_eligible_is_a_validation_error(client, world):
     """Active, or exited a year ago: 422 naming household_id; unknown: 404; no token: 401."""
-    recent = exited(world, "v2a", 365)
+    recent = exit_household(world, "v2a", 365)
     headers = world.headers("admin")
     for hh in (recent, world.households["v1b"]):
         before = snapshot()

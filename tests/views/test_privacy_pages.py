@@ -1,27 +1,13 @@
 """The admin's privacy page (issue 12): the eligible households, anonymising
 one or all of them behind a confirmation and CSRF, and the household page's
 anonymised state."""
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 
 from app.extensions import db
 from app.models import AuditRecord, Household
-from app.services.clock import local_today
-from app.services.people.households import update_household
-from tests.factories import count, login
+from tests.factories import count, exit_household, login
 from tests.views.test_csrf import csrf_token, log_in
-
-
-def exit_household(world, key: str, days_ago: int) -> Household:
-    hh = world.households[key]
-    update_household(world.users["admin"], hh.id, {"status": "exited", "phone": "13912345678"})
-    db.session.commit()
-    db.session.execute(update(Household).where(Household.id == hh.id)
-                       .values(exited_on=local_today() - timedelta(days=days_ago)))
-    db.session.commit()
-    return hh
 
 
 @pytest.fixture
