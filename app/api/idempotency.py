@@ -31,6 +31,10 @@ _keys = IdempotencyKey.__table__
 _INSERT_KEY = _keys.insert()
 _STORED = (select(_keys.c.fingerprint, _keys.c.status, _keys.c.content_type, _keys.c.body)
            .where(_keys.c.user_id == bindparam("user_id"), _keys.c.key == bindparam("key")))
+# PostgreSQL: the advisory lock and the stored answer in one round trip.
+_CLAIM_AND_READ = text(
+    "SELECT pg_try_advisory_xact_lock(:lock), k.fingerprint, k.status, k.content_type, k.body "
+    "FROM (SELECT 1) AS one LEFT JOIN idempotency_keys AS k ON k.user_id = :user_id AND k.key = :key")
 
 
 class KeyInUse(Conflict):
@@ -73,20 +77,46 @@ def fingerprint() -> str:
     return hashlib.sha256(canonical_request()).hexdigest()
 
 
-def _claim(user_id: int, key: str) -> None:
-    """PostgreSQL: hold a transaction-scoped lock on (user, key), or 409 if the
-    first request still holds it. SQLite's write transaction is already exclusive."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
+def _lock_id(user_id: int, key: str) -> int:
     digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    if not db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": lock_id}):
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _claim_and_read(user_id: int, key: str):
+    """Hold the (user, key) lock for this transaction, then read what is stored
+    for the key: (fingerprint, status, content type, body), or None.
+
+    PostgreSQL: a transaction-scoped advisory lock, taken and read in one
+    round trip, or 409 if the first request still holds it. (A first request
+    that commits between this statement's snapshot and its lock is not seen
+    here; its key's unique index then stops our insert, and its answer is
+    replayed: see the wrapper.) SQLite's write transaction is already exclusive."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return _stored(user_id, key)
+    got, *stored = db.session.connection().execute(
+        _CLAIM_AND_READ, {"lock": _lock_id(user_id, key), "user_id": user_id, "key": key}).one()
+    if not got:
         raise KeyRunning()
+    return None if stored[0] is None else stored
 
 
 def _stored(user_id: int, key: str):
     """(fingerprint, status, content type, body) stored for this key, or None."""
     return db.session.connection().execute(_STORED, {"user_id": user_id, "key": key}).first()
+
+
+def _stored_meanwhile(user_id: int, key: str, fp: str):
+    """Before a refusal is answered (PostgreSQL): the first request with this
+    key may have committed after our claim's snapshot was taken; if it did,
+    its answer (replayed) is the answer, not our refusal. What we wrote is
+    rolled back either way."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    db.session.rollback()
+    row = _stored(user_id, key)
+    if row is None:
+        return None
+    return _replay(row, fp)
 
 
 def _replay(stored, fp: str):
@@ -110,14 +140,19 @@ def idempotent(view):
             raise ValidationError({HEADER: [_l("Use 1 to 200 printable ASCII characters.")]})
         user_id = (g.get("user") or current_user).id
         fp = fingerprint()
-        _claim(user_id, key)
-        row = _stored(user_id, key)
+        row = _claim_and_read(user_id, key)
         if row is not None:
             db.session.rollback()
             return _replay(row, fp)
-        response = make_response(view(*args, **kwargs))
+        try:
+            response = make_response(view(*args, **kwargs))
+        except Exception:
+            replay = _stored_meanwhile(user_id, key, fp)
+            if replay is None:
+                raise
+            return replay
         if not 200 <= response.status_code < 300:
-            return response
+            return _stored_meanwhile(user_id, key, fp) or response
         try:
             db.session.connection().execute(_INSERT_KEY, {
                 "user_id": user_id, "key": key, "fingerprint": fp, "status": response.status_code,

@@ -55,6 +55,13 @@ def record(actor: User | None, action: str, obj, *, household=None, **details) -
                household=household, **details)
 
 
+def row(**details) -> dict:
+    """What a statement that writes its own audit record needs from here (the
+    ledger writer's one statement for a checkout): the details and the
+    client's address. The caller adds who, when, the act and the object."""
+    return {"details": details, "address": client_address()}
+
+
 def record_ref(actor: User | None, action: str, object_type: str, object_id: int | None, *,
                household=None, **details) -> None:
     """The same, for an object written with Core (its table's name and id).

@@ -353,3 +353,59 @@ def test_refusal_order_without_a_card(client, world, shop):
     r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
                     json=cart(world, shop, ("香皂", 1), household_id=west, passbook_pin="111222"))
     assert r.status_code == 404
+
+
+def _due_award(world, key: str, points: int, *, hours_ago: float = 1) -> int:
+    """A pending award of `points` whose notice ended `hours_ago`: due, not yet posted."""
+    from app.models import utcnow
+    from app.services.ledger import writer
+    from tests.points_helpers import make_rule
+    rule = make_rule(f"DUE{points}", points)
+    now = utcnow()
+    ended = now - timedelta(hours=hours_ago)
+    entry = LedgerEntry(household_id=world.households[key].id, kind="award", points=points,
+                        rule_id=rule.id, rule_code=rule.code, status="pending", occurred_on=ended.date(), created_at=ended - timedelta(days=7),
+                        notice_ends_at=ended, due_at=ended, created_by_id=world.users["staff"].id)
+    writer.add([entry], now)
+    db.session.commit()
+    return entry.id
+
+
+def test_checkout_posts_the_households_due_award_before_it_spends(client, world, shop):
+    """Invariant 5 at the counter: an award whose notice has ended counts at the
+    checkout, even though the counter's request skips the county-wide posting."""
+    entry_id = _due_award(world, "v1a", 60)
+    other = _due_award(world, "v1b", 5)
+    assert balance(world, "v1a") == 100
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("大米 5kg", 3)))  # 150 points: needs the award's 60
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["balance_after"] == 10
+    assert balance(world, "v1a") == 10
+    db.session.expire_all()
+    assert db.session.get(LedgerEntry, entry_id).status == "posted"
+    # Another household's due award is for the next request that may read it (or cron).
+    assert db.session.get(LedgerEntry, other).status == "pending"
+    assert client.get(f"/api/v1/households/{world.households['v1b'].id}",
+                      headers=world.headers("admin")).get_json()["balance"] == 5
+    db.session.expire_all()
+    assert db.session.get(LedgerEntry, other).status == "posted"
+    assert check_all() == []
+
+
+def test_checkout_refused_for_points_posts_nothing_it_need_not(client, world, shop):
+    """Too few points even with the due award counted: 409, and nothing written but the posting."""
+    entry_id = _due_award(world, "v1a", 10)
+    before = counts()
+    r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
+                    json=cart(world, shop, ("大米 5kg", 3)))
+    assert r.status_code == 409 and r.get_json()["type"].endswith("insufficient-points")
+    assert "110" in r.get_json()["detail"]  # the balance it tells is the one after the posting
+    assert counts() == before
+    db.session.expire_all()
+    # The refusal rolled back the whole request, the posting with it: it posts on the next ask.
+    assert db.session.get(LedgerEntry, entry_id).status == "pending"
+    assert balance(world, "v1a") == 100
+    assert client.get(f"/api/v1/households/{world.households['v1a'].id}",
+                      headers=world.headers("admin")).get_json()["balance"] == 110
+    assert check_all() == []

@@ -109,7 +109,7 @@ class Floor:
             self.fcntl = fcntl
             self.m = "?"
         cur = self.conn.cursor()
-        cur.execute(self.q("SELECT household_id, id, token FROM cards WHERE status = 'active'"))
+        cur.execute(self.q("SELECT household_id, id, token_hash FROM cards WHERE status = 'active'"))
         self.cards = {hid: (cid, token) for hid, cid, token in cur.fetchall()}
         cur.execute(self.q("SELECT user_id, token_hash FROM api_tokens WHERE user_id = ?"), (ctx["actor_id"],))
         self.token_hash = cur.fetchone()[1]
@@ -187,7 +187,7 @@ class Floor:
                           "user_supermarkets.supermarket_id WHERE user_supermarkets.user_id = ? "
                           "AND supermarkets.id = ?"), (ctx["actor_id"], ctx["sm_id"]))
             cur.fetchall()
-            cur.execute(q("SELECT id, household_id, token, number, status FROM cards WHERE token = ?"),
+            cur.execute(q("SELECT id, household_id, token_hash, number, status FROM cards WHERE token_hash = ?"),
                         (card_token,))
             cur.fetchall()
             cur.execute(q("SELECT id, code, village_id, head_name, status, balance FROM households "

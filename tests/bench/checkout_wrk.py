@@ -113,7 +113,8 @@ def build(args, url: str, instance: Path, volunteers: int = 2) -> dict:
         Supermarket,
         utcnow,
     )
-    from app.services.checkout.cards import luhn_digit
+    from app.services.checkout import card_key
+    from app.services.checkout.cards import luhn_digit, token_columns
     from app.services.clock import local_today
     from app.services.goods import products as goods
     from app.services.goods.donations import receive_donation
@@ -145,8 +146,10 @@ def build(args, url: str, instance: Path, volunteers: int = 2) -> dict:
             body = str(rng.randrange(10**8, 10**9))
             numbers.add(body + luhn_digit(body))
         tokens = [f"{rng.randrange(10**39):039d}" for _ in buyers]
+        key = card_key.sealer()
         db.session.execute(insert(Card), [
-            {"household_id": hid, "token": token, "number": number, "status": "active", "issued_at": now}
+            {"household_id": hid, **token_columns(token, key), "number": number, "status": "active",
+             "issued_at": now}
             for hid, token, number in zip(buyers, tokens, sorted(numbers))])
         bearer = []
         for i in range(volunteers):
@@ -575,10 +578,11 @@ def main():
             run_wrk(port, lua, 4, 2)
         _, _, before = check(url, instance)
         for rnd in range(1, args.rounds + 1):
-            for level in levels:
+            for step, level in enumerate(levels):
                 load = os.getloadavg()[0]
                 if server:
-                    write_lua(shop, lua, f"r{rnd}c{level}")
+                    # Keys unique per level, even when a level repeats (--levels 8,8).
+                    write_lua(shop, lua, f"r{rnd}s{step}c{level}")
                     cpu0 = server_cpu(server)
                     with waits(url) as w:
                         r = run_wrk(port, lua, level, args.duration)

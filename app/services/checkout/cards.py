@@ -282,6 +282,19 @@ SERVED_HOUSEHOLD = (
 )
 
 
+# The same with the card: the scan's one read (the card, its household, and
+# whether the supermarket's region holds the household's village).
+_CARD_AT_COUNTER = (
+    select(Card, Household,
+           (func.substr(Region.path, 1, func.length(_served_by.path)) == _served_by.path).label("served"))
+    .join(Household, Household.id == Card.household_id)
+    .join(Region, Region.id == Household.village_id)
+    .join(_served_by, _served_by.id == bindparam("region_id"))
+)
+_CARD_AT_COUNTER_BY_HASH = _CARD_AT_COUNTER.where(Card.token_hash == bindparam("token_hash"))
+_CARD_AT_COUNTER_BY_NUMBER = _CARD_AT_COUNTER.where(Card.number == bindparam("number"))
+
+
 def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
                household_id=None) -> tuple[Household, Card | None]:
     """The buyer at a supermarket's counter, from a scanned card, a typed card
@@ -296,22 +309,43 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
         raise ValidationError({"payload": [_l("Scan a card or type its number.")]})
     card = None
     if payload not in (None, "") or number not in (None, ""):
-        card = find_card(payload=payload) if payload not in (None, "") else find_card(number=number)
-        if card is None:
+        # The card, its household and whether this supermarket serves it: one read.
+        found = _card_at_counter(sm, payload=payload if payload not in (None, "") else None,
+                                 number=number if payload in (None, "") else None)
+        if found is None:
             raise NotFound(_l("No card with this code."))
-        household_id = card.household_id
-    household_id = as_id(household_id)
-    if household_id is None:
-        raise NotFound()
-    household = db.session.scalars(SERVED_HOUSEHOLD, {"household_id": household_id,
-                                                      "region_id": sm.region_id}).first()
-    if household is None:
-        raise NotFound(_l("This household is not served by this supermarket.") if card else None)
+        card, household, served = found
+        if not served:
+            raise NotFound(_l("This household is not served by this supermarket."))
+    else:
+        household_id = as_id(household_id)
+        if household_id is None:
+            raise NotFound()
+        household = db.session.scalars(SERVED_HOUSEHOLD, {"household_id": household_id,
+                                                          "region_id": sm.region_id}).first()
+        if household is None:
+            raise NotFound()
     if card is not None and card.status != "active":
         raise CardRevoked()
     if household.status != "active":
         raise HouseholdInactive(_l("This household has exited the programme."))
     return household, card
+
+
+def _card_at_counter(sm: Supermarket, *, payload=None, number=None):
+    """(card, its household, whether `sm` serves it) for a scan or a typed
+    number, or None for no such card."""
+    if payload is not None:
+        match = PAYLOAD_RE.fullmatch(_normalise(payload) or "")
+        if not match:
+            return None
+        return db.session.execute(_CARD_AT_COUNTER_BY_HASH, {
+            "token_hash": card_key.token_hash(match.group(1)), "region_id": sm.region_id}).first()
+    value = _normalise(number)
+    if not value or not NUMBER_RE.fullmatch(value):
+        return None
+    return db.session.execute(_CARD_AT_COUNTER_BY_NUMBER,
+                              {"number": value, "region_id": sm.region_id}).first()
 
 
 SEARCH_MAX = 50

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.security import check_password_hash
 
@@ -25,15 +25,13 @@ from app.services.checkout.cards import at_counter
 from app.services.clock import local_midnight, local_today
 from app.services.errors import (Conflict, Errors, InsufficientPoints, LimitExceeded, NotFound,
                                  ValidationError)
-from app.services.goods.lots import record_movements, return_for_void, take_many
+from app.services.goods.lots import return_for_void, take_and_record, take_many
 from app.services.ledger import writer
 from app.services.people import policy
 from app.services.people.regions import require_open
 from app.services.people.scope import get_supermarket
 from app.services.validate import as_id, text
 
-_checkouts = Checkout.__table__
-_checkout_lines = CheckoutLine.__table__
 MAX_LINES = 100
 MAX_QUANTITY = 999
 REASON_MAX = 500
@@ -195,8 +193,7 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
 
     total = sum(products[pid].points_price * qty for pid, qty in wanted.items())
     conn = db.session.connection()
-    writer.post_due_for(conn, household.id, now)
-    # The debit comes first: its UPDATE locks the household row (the writer's
+    # The debit comes first (after posting what is due for the household): its UPDATE locks the household row (the writer's
     # lock order: the household, then lots) and, on SQLite under
     # late_write_lock, begins the write transaction. Everything above was
     # read outside it; everything below holds it, and runs prebuilt Core
@@ -204,12 +201,12 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     # than the SQL on the counter's hot path).
     balance = writer.debit(conn, household.id, total, now)
     left = monthly_limit_left(household, now)  # spent this month before this checkout
-    # Then the lots, in (product, id) order. A refused debit is answered only
-    # after them: the contract orders the refusals stock, the monthly limit, points.
-    taken = take_many(sm.id, wanted, kind="redemption")
-    if left is not None and total > left:
-        raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
-    if balance is None:
+    if balance is None or (left is not None and total > left):
+        # Refused. The contract orders the refusals stock, the monthly limit,
+        # points: ask the lots first (whatever they take is rolled back).
+        take_many(sm.id, wanted, kind="redemption")
+        if left is not None and total > left:
+            raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
         balance = writer.balance_of(conn, household.id)
         raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
                                     balance=balance, total=total))
@@ -217,43 +214,31 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
 
     card_id = card.id if card else None
     no_card_reason = None if card else reason
-    checkout_id = conn.execute(_INSERT_CHECKOUT, {
-        "supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
-        "card_used": card is not None, "no_card_reason": no_card_reason,
-        "total_points": total, "balance_after": balance, "created_at": now,
-        "created_by_id": actor.id}).scalar_one()
-    entry_id = writer.record_redemption(conn, household_id=household.id, checkout_id=checkout_id,
-                                        total=total, now=now, actor_id=actor.id, note=sm.name)
-    conn.execute(_SET_ENTRY, {"checkout": checkout_id, "entry": entry_id})
-    line_rows = [{"checkout_id": checkout_id, "product_id": pid, "quantity": qty,
-                  "unit_points": products[pid].points_price,
+    row = {"supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
+           "card_used": card is not None, "no_card_reason": no_card_reason,
+           "total_points": total, "balance_after": balance, "created_at": now,
+           "created_by_id": actor.id}
+    line_rows = [{"product_id": pid, "quantity": qty, "unit_points": products[pid].points_price,
                   "points": products[pid].points_price * qty} for pid, qty in sorted(wanted.items())]
-    line_ids = conn.execute(_INSERT_LINES, line_rows).scalars().all()
-    record_movements(taken, kind="redemption", actor=actor, household_id=household.id,
-                     village_id=household.village_id, checkout_id=checkout_id)
-    audit.record_ref(actor, "checkout.create", "checkouts", checkout_id, household=household,
-                     household_id=household.id, total=total, card_used=card is not None)
+    checkout_id, entry_id, line_ids = writer.record_checkout(
+        conn, checkout=row, lines=line_rows, village_id=household.village_id, note=sm.name,
+        audit=audit.row(household_id=household.id, total=total, card_used=card is not None))
+    # The lots last: every checkout of a product takes the same lot rows, so
+    # they are locked for as short a time as can be (then the commit).
+    take_and_record(sm.id, wanted, kind="redemption", actor=actor, household_id=household.id,
+                    village_id=household.village_id, checkout_id=checkout_id)
 
     # The answer, as the ORM would load it, without reading it back.
-    checkout = Checkout(id=checkout_id, supermarket_id=sm.id, household_id=household.id,
-                        card_id=card_id, card_used=card is not None,
-                        no_card_reason=no_card_reason, total_points=total, balance_after=balance,
-                        entry_id=entry_id, created_at=now, created_by_id=actor.id,
-                        voided_at=None, voided_by_id=None, void_reason=None,
-                        supermarket=sm, household=household)
-    checkout.lines = [CheckoutLine(id=line_id, product=products[row["product_id"]], **row)
-                      for line_id, row in zip(line_ids, line_rows)]
+    checkout = Checkout(id=checkout_id, entry_id=entry_id, voided_at=None, voided_by_id=None,
+                        void_reason=None, supermarket=sm, household=household, **row)
+    checkout.lines = [CheckoutLine(id=line_id, checkout_id=checkout_id,
+                                   product=products[line["product_id"]], **line)
+                      for line_id, line in zip(line_ids, line_rows)]
     # Persistent and clean, as if loaded: nothing for the next flush to do.
     for obj in (*checkout.lines, checkout):
         make_transient_to_detached(obj)
     db.session.add(checkout)
     return checkout
-
-
-_INSERT_CHECKOUT = insert(_checkouts).returning(_checkouts.c.id)
-_SET_ENTRY = update(_checkouts).where(_checkouts.c.id == bindparam("checkout")).values(
-    entry_id=bindparam("entry"))
-_INSERT_LINES = insert(_checkout_lines).returning(_checkout_lines.c.id, sort_by_parameter_order=True)
 
 
 def till(actor: User, supermarket_id) -> Supermarket:

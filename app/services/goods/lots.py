@@ -69,9 +69,8 @@ def take_units(supermarket_id: int, product_id: int, quantity: int, *, kind: str
     Raises InsufficientStock, having changed nothing, when the lots hold fewer."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
         raise ValueError("quantity must be a positive integer")
-    taken = take_many(supermarket_id, {product_id: quantity}, kind=kind, lot_id=lot_id)
-    record_movements(taken, kind=kind, actor=actor, **movement)
-    return taken
+    return take_and_record(supermarket_id, {product_id: quantity}, kind=kind, actor=actor,
+                           lot_id=lot_id, **movement)
 
 
 def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str,
@@ -83,8 +82,59 @@ def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str,
     having changed nothing the caller's rollback won't undo. With `lot_id`
     (one product), every unit comes from that lot."""
     conn = db.session.connection()
-    # Lock in (product, id) order (PostgreSQL; SQLite holds the database lock
-    # already), so two takers never deadlock on them ...
+    taken = _plan(conn, supermarket_id, wanted, lot_id)
+    take = _TAKE[kind]
+    for t in taken:
+        if conn.execute(take, {"lot": t.lot_id, "n": t.quantity}).rowcount != 1:
+            # Cannot happen under the lock; if it does, nothing of this act stands.
+            raise InsufficientStock()
+    _expire_lots([t.lot_id for t in taken])
+    return taken
+
+
+def take_and_record(supermarket_id: int, wanted: dict[int, int], *, kind: str,
+                    actor: User | None, lot_id: int | None = None, **movement) -> list[Taken]:
+    """`take_many` and `record_movements` together. On PostgreSQL the lots'
+    UPDATE and the movements' INSERT are one statement (a data-modifying
+    CTE), so a checkout holds the lots' locks for two round trips and the commit."""
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        taken = take_many(supermarket_id, wanted, kind=kind, lot_id=lot_id)
+        record_movements(taken, kind=kind, actor=actor, **movement)
+        return taken
+    taken = _plan(conn, supermarket_id, wanted, lot_id)
+    fields = sorted(movement)
+    key = (kind, len(taken), tuple(fields))
+    sql = _PG_TAKE_FOR.get(key)
+    if sql is None:
+        counter = COUNTERS[kind]
+        values = ", ".join(f"(%(lot{i})s::int, %(n{i})s::int)" for i in range(len(taken)))
+        sql = _PG_TAKE_FOR.setdefault(key, (
+            f"WITH v (lot, n) AS (VALUES {values}), "
+            f"t AS (UPDATE lots SET remaining = lots.remaining - v.n, {counter} = lots.{counter} + v.n "
+            "FROM v WHERE lots.id = v.lot AND lots.remaining >= v.n RETURNING lots.id, v.n) "
+            f"INSERT INTO lot_movements (lot_id, kind, quantity, created_at, created_by_id"
+            + "".join(f", {f}" for f in fields) + ") "
+            "SELECT t.id, %(kind)s, t.n, %(now)s::timestamptz, %(actor)s::int"
+            + "".join(f", %({f})s::int" for f in fields) + " FROM t RETURNING lot_id"))
+    params = {"kind": kind, "now": utcnow(), "actor": actor.id if actor is not None else None,
+              **movement}
+    for i, t in enumerate(taken):
+        params[f"lot{i}"], params[f"n{i}"] = t.lot_id, t.quantity
+    if len(conn.exec_driver_sql(sql, params).all()) != len(taken):
+        raise InsufficientStock()  # cannot happen under the lock; if it does, nothing stands
+    _expire_lots([t.lot_id for t in taken])
+    return taken
+
+
+_PG_TAKE_FOR: dict[tuple, str] = {}  # the statement's text by kind, lots and movement fields
+
+
+def _plan(conn, supermarket_id: int, wanted: dict[int, int], lot_id: int | None) -> list[Taken]:
+    """Lock the lots of these products (PostgreSQL: in (product, id) order, so
+    two takers never deadlock; SQLite holds the database lock already) and
+    say what to take from each, expiring-first, then oldest; or
+    InsufficientStock for the first product in id order that is short."""
     rows = conn.execute(_AVAILABLE, {"supermarket_id": supermarket_id,
                                      "product_ids": sorted(wanted)}).all()
     if lot_id is not None:
@@ -98,8 +148,6 @@ def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str,
             if lot_id is not None:
                 raise InsufficientStock(_l("Only %(n)d left in this lot.", n=available))
             raise InsufficientStock(_l("Only %(n)d in stock.", n=available))
-    # ... then take expiring-first, then oldest.
-    take = _TAKE[kind]
     taken = []
     for product_id in sorted(wanted):
         need = wanted[product_id]
@@ -107,12 +155,8 @@ def take_many(supermarket_id: int, wanted: dict[int, int], *, kind: str,
             if need == 0:
                 break
             n = min(need, row.remaining)
-            if conn.execute(take, {"lot": row.id, "n": n}).rowcount != 1:
-                # Cannot happen under the lock; if it does, nothing of this act stands.
-                raise InsufficientStock()
             taken.append(Taken(row.id, product_id, n))
             need -= n
-    _expire_lots([t.lot_id for t in taken])
     return taken
 
 
