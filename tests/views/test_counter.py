@@ -343,7 +343,9 @@ def test_voided_checkout_in_plain_words_in_the_passbook(app, volunteer, world, s
 
 def test_void_roles_and_days(app, volunteer, world, shop):
     """An earlier day's checkout: the volunteer is refused (403) and sees no void button, a cadre voids it; others 403/404."""
-    checkout = check_out(world.users["volunteer"], cart(world, shop, ("香皂", 1), household_id=world.households["v1a"].id))
+    sale = check_out(world.users["volunteer"], cart(world, shop, ("香皂", 1), household_id=world.households["v1a"].id))
+    db.session.commit()
+    checkout = db.session.get(Checkout, sale.id)
     checkout.created_at = checkout.created_at - timedelta(days=2)
     db.session.commit()
     url = f"/counter/api/checkouts/{checkout.id}/void"

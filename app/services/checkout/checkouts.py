@@ -10,16 +10,17 @@ rolls everything back. What is read before the lock point (the card, the
 household, the products) may change under us as it may on PostgreSQL; what
 must not (stock, balance, the monthly limit, due entries) is read or
 re-checked after it."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import make_transient_to_detached
 from werkzeug.security import check_password_hash
 
 from app.extensions import db
-from app.models import Checkout, CheckoutLine, Household, Product, Supermarket, User, utcnow
+from app.models import Checkout, Household, Product, Supermarket, User, utcnow
 from app.services import audit
 from app.services.checkout.cards import at_counter
 from app.services.clock import local_midnight, local_today
@@ -132,10 +133,11 @@ def cart_lines(errors: Errors, data: dict) -> dict[int, int]:
     return merged
 
 
-def _products(errors: Errors, wanted: dict[int, int]) -> dict[int, Product]:
+def _products(errors: Errors, wanted: dict[int, int]) -> dict:
+    """{id: (id, name, points_price, active)} of the cart's products; unknown or retired ones are errors."""
     if not wanted:
         return {}
-    found = {p.id: p for p in db.session.scalars(_PRODUCTS, {"ids": list(wanted)})}
+    found = {p.id: p for p in db.session.execute(_PRODUCTS, {"ids": list(wanted)})}
     for product_id in wanted:
         product = found.get(product_id)
         if product is None or not product.active:
@@ -143,7 +145,8 @@ def _products(errors: Errors, wanted: dict[int, int]) -> dict[int, Product]:
     return found
 
 
-_PRODUCTS = select(Product).where(Product.id.in_(bindparam("ids", expanding=True)))
+_PRODUCTS = (select(Product.id, Product.name, Product.points_price, Product.active)
+             .where(Product.id.in_(bindparam("ids", expanding=True))))
 
 
 def _month_spent(household_id: int, now: datetime) -> int:
@@ -163,7 +166,43 @@ def monthly_limit_left(household: Household, now: datetime | None = None) -> int
     return max(int(limit) - _month_spent(household.id, now or utcnow()), 0)
 
 
-def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checkout:
+@dataclass(frozen=True, slots=True)
+class SoldLine:
+    """A line of a checkout just made; `product` has the product's id and name."""
+    product_id: int
+    product: Any
+    quantity: int
+    unit_points: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """A checkout just made, as `check_out` answers it: the row's fields as
+    written, its lines, and the supermarket, household and volunteer it names.
+    Not an ORM object: nothing to read back, track or flush on the counter's
+    path (read it again with `get_checkout` to change it)."""
+    id: int
+    supermarket_id: int
+    household_id: int
+    card_id: int | None
+    card_used: bool
+    no_card_reason: str | None
+    total_points: int
+    balance_after: int
+    entry_id: int
+    created_at: datetime
+    created_by_id: int
+    lines: list[SoldLine]
+    supermarket: Supermarket
+    household: Household
+    created_by: User
+    voided_at: None = None
+    voided_by_id: None = None
+    void_reason: None = None
+
+
+def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Sale:
     """Redeem a cart for a household at a supermarket. Refusals, each with
     nothing written, in the API contract's order (the first that applies is
     answered): validation-error, not-found,
@@ -228,17 +267,10 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Checko
     take_and_record(sm.id, wanted, kind="redemption", actor=actor, household_id=household.id,
                     village_id=household.village_id, checkout_id=checkout_id)
 
-    # The answer, as the ORM would load it, without reading it back.
-    checkout = Checkout(id=checkout_id, entry_id=entry_id, voided_at=None, voided_by_id=None,
-                        void_reason=None, supermarket=sm, household=household, **row)
-    checkout.lines = [CheckoutLine(id=line_id, checkout_id=checkout_id,
-                                   product=products[line["product_id"]], **line)
-                      for line_id, line in zip(line_ids, line_rows)]
-    # Persistent and clean, as if loaded: nothing for the next flush to do.
-    for obj in (*checkout.lines, checkout):
-        make_transient_to_detached(obj)
-    db.session.add(checkout)
-    return checkout
+    # The answer, without reading anything back.
+    return Sale(id=checkout_id, entry_id=entry_id, supermarket=sm, household=household,
+                created_by=actor, lines=[SoldLine(product=products[line["product_id"]], **line)
+                                         for line in line_rows], **row)
 
 
 def till(actor: User, supermarket_id) -> Supermarket:
