@@ -140,6 +140,15 @@ def test_batch_gives_every_household_an_entry(world, catalogue):
     made = points.award_points(world.users["staff"], {"household_ids": ids, "rule_code": "T-PLAIN",
                                                       "occurred_on": today()})
     assert [e.household_id for e in made] == ids[:2]
+    db.session.flush()
+    # Each entry has its own audit record, naming its household and village.
+    records = db.session.scalars(select(AuditRecord).where(
+        AuditRecord.object_type == "ledger_entries",
+        AuditRecord.object_id.in_([e.id for e in made]))).all()
+    assert sorted((r.object_id, r.household_id, r.village_id, r.action, r.user_id) for r in records) == \
+        sorted((e.id, e.household_id, world.households["v1a"].village_id, "points.award",
+                world.users["staff"].id) for e in made)
+    assert {r.details["batch"] for r in records} == {2}
 
 
 def test_batch_with_an_exited_household_writes_nothing(world, catalogue):

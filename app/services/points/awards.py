@@ -179,10 +179,12 @@ def award_points(actor: User, data: dict, evidence=None, *, now: datetime | None
         posted_at=now if at_once else None, needs_approval=needs_approval,
         evidence_id=stored.id if stored else None,
     ) for household_id in ids], now)
-    for entry in made:
-        audit.record(actor, f"points.{kind}", entry, household_id=entry.household_id,
-                     rule_code=rule.code, rule_id=rule.id, points=entry.points,
-                     batch=len(made), status=entry.status)
+    # One statement for the batch's audit records (each names its entry, household and village).
+    by_id = {h.id: h for h in households}
+    audit.record_many(actor, f"points.{kind}", "ledger_entries", [e.id for e in made],
+                      households=[by_id[e.household_id] for e in made], rule_code=rule.code,
+                      rule_id=rule.id, points=rule.points, batch=len(made),
+                      status=made[0].status)
     return made
 
 
