@@ -203,6 +203,32 @@ def test_idempotent_confirm(client, world, shop):
     assert balance(world, "v1a") == 92
 
 
+def test_retry_that_missed_the_first_answer_is_replayed_not_refused(client, world, shop, monkeypatch):
+    """PostgreSQL reads the idempotency lock and the stored answer in one statement, so a first
+    request that commits between that statement's snapshot and its lock is not seen. The retry
+    then runs the act again; when the act is refused (the first spent the points), the answer
+    is the first one replayed, never the refusal, and nothing is written twice."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's write transaction is exclusive: a retry always sees the first answer")
+    from app.api import idempotency
+    headers = world.headers("volunteer") | {"Idempotency-Key": "counter-1-0002"}
+    body = cart(world, shop, ("大米 5kg", 2))  # 100 points: all the household has
+    first = client.post("/api/v1/checkouts", headers=headers, json=body)
+    assert first.status_code == 201
+    before = counts()
+    # The retry's claim misses the stored answer, as in that window.
+    monkeypatch.setattr(idempotency, "_claim_and_read", lambda user_id, key: None)
+    again = client.post("/api/v1/checkouts", headers=headers, json=body)
+    assert again.status_code == 201, again.get_json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json() == first.get_json()
+    assert counts() == before and balance(world, "v1a") == 0
+    # A different body under the same key is still 409, the act's refusal notwithstanding.
+    other = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, ("大米 5kg", 3)))
+    assert other.status_code == 409 and other.get_json()["type"] == "conflict"
+    assert counts() == before
+
+
 def test_void_restores_exactly_and_only_once(client, world, shop):
     """Voiding gives back every point and every unit to its own lot, through new entries; a second void is 409."""
     headers = world.headers("volunteer")

@@ -185,6 +185,22 @@ def check(url: str, instance: Path) -> tuple[list, list, int]:
     return result
 
 
+def settle(url: str) -> None:
+    """Before each measured level (untimed), PostgreSQL: VACUUM ANALYZE, as
+    autovacuum keeps a live database. Without it a level pays for the dead rows
+    of the one before, and the server's cached generic plans keep whatever
+    they chose when a table was empty: the idempotency lookup, planned while
+    idempotency_keys held nothing, stayed a sequential scan as it grew to tens
+    of thousands of keys (1.9 ms a lookup, most of PostgreSQL's time per
+    checkout). ANALYZE invalidates those plans. SQLite: nothing to do."""
+    if not url.startswith("postgresql"):
+        return
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
 # -- the server, as the README serves it ---------------------------------------------------
 
 def start_server(args, url: str, instance: Path, workers: int):
@@ -583,6 +599,7 @@ def main():
                 if server:
                     # Keys unique per level, even when a level repeats (--levels 8,8).
                     write_lua(shop, lua, f"r{rnd}s{step}c{level}")
+                    settle(url)
                     cpu0 = server_cpu(server)
                     with waits(url) as w:
                         r = run_wrk(port, lua, level, args.duration)
@@ -609,6 +626,7 @@ def main():
                         say(f"      checkouts written ({written}) do not match the 201s ({r['ok']})")
                 if not args.no_floor:
                     for mode in floors:
+                        settle(url)
                         with waits(url) as w:
                             f = run_floor(ctx, mode, level, args.duration, args.seed * 1000 + rnd * 100 + level)
                         ledger, lots, after = check(url, instance)
