@@ -189,6 +189,10 @@ def profile(args, url, instance, shop):
         for (fn, line, fname), v in top:
             short = "/".join(fn.replace("\\", "/").split("/")[-2:])
             say(f"  {v[3] / m * 1000:7.2f} {v[2] / m * 1000:6.2f}  {short}:{line} {fname} ({v[1] / m:.1f} calls)")
+        say(f"\ntop {args.top} by own time (ms per checkout; the driver's waits are its socket calls'):")
+        for (fn, line, fname), v in sorted(stats.items(), key=lambda kv: -kv[1][2])[:args.top]:
+            short = "/".join(fn.replace("\\", "/").split("/")[-2:])
+            say(f"  {v[2] / m * 1000:6.2f}  {short}:{line} {fname} ({v[1] / m:.1f} calls)")
 
 
 if __name__ == "__main__":
