@@ -49,12 +49,9 @@ F = {
     "require_open": ("people/regions.py", "require_open"),
     "at_counter": ("checkout/cards.py", "at_counter"),
     "policy": ("people/policy.py", "require"),
-    "due": ("ledger/writer.py", "post_due_for"),
-    "debit": ("ledger/writer.py", "debit"),
-    "take": ("goods/lots.py", "take_many"),
-    "redemption": ("ledger/writer.py", "record_redemption"),
-    "movements": ("goods/lots.py", "record_movements"),
-    "audit": ("services/audit.py", "record_ref"),
+    "debit": ("ledger/writer.py", "debit"),  # asks for due entries too, and posts them
+    "rows": ("ledger/writer.py", "record_checkout"),  # checkout, lines, entry, totals, audit
+    "take": ("goods/lots.py", "take_and_record"),  # lots locked, taken, movements
     "body": ("api/checkouts.py", "checkout_body"),
     "sql": ("engine/default.py", "do_execute"),
     "sqlmany": ("engine/default.py", "do_executemany"),
@@ -73,7 +70,7 @@ def phases(stats, m) -> list[tuple[str, float]]:
 
     c = {k: cum(k, outermost=k in ("auth", "idem", "commit", "policy")) for k in F}
     reads = c["cart"] + c["products"] + c["till"] + c["at_counter"]
-    writes = c["due"] + c["debit"] + c["take"] + c["redemption"] + c["movements"] + c["audit"]
+    writes = c["debit"] + c["rows"] + c["take"]
     return [
         ("whole request (test client)", c["client"]),
         ("  test client / WSGI environ (gunicorn: HTTP parsing)", c["client"] - c["wsgi"]),
@@ -84,8 +81,8 @@ def phases(stats, m) -> list[tuple[str, float]]:
         ("  schema gate (spectree + pydantic), acting()", c["auth"] - c["token"] - c["idem"]),
         ("  idempotency: fingerprint, lock, lookup, insert", c["idem"] - c["view"]),
         ("  check_out: reads before the lock (cart, products, till, card, household)", reads),
-        ("  check_out: the writes (due, debit, lots, entry, movements, audit)", writes),
-        ("  check_out: the rest (checkout + lines inserts, answer objects)", c["check_out"] - reads - writes),
+        ("  check_out: the writes (debit and due, checkout rows + entry + audit, lots + movements)", writes),
+        ("  check_out: the rest (monthly limit, answer objects)", c["check_out"] - reads - writes),
         ("  answer body (checkout_body + JSON)", c["view"] - c["check_out"]),
         ("  after_request: commit, headers", c["after"]),
         ("  (of all: the driver's execute/commit calls)", c["sql"] + c["sqlmany"] + c["dbcommit"]),
