@@ -20,6 +20,17 @@ def tokens(world, user: str, n: int) -> list[str]:
     return out
 
 
+def soap_buyer(world, quantity: int) -> tuple:
+    """(soap, v1a, a volunteer's token, a cart): 50 soaps in stock at the east supermarket, v1a
+    with 100 points, and the cart of `quantity` soaps for v1a there."""
+    soap = stocked(world, {"香皂": 50})["香皂"]
+    hh = world.households["v1a"]
+    give_points(world, hh, 100)
+    token = tokens(world, "volunteer", 1)[0]
+    return soap, hh, token, {"supermarket_id": world.sm_east.id, "household_id": hh.id,
+                             "lines": [{"product_id": soap.id, "quantity": quantity}]}
+
+
 def checkout_call(base, token, body, headers=None):
     return lambda: request_json(base, "POST", "/api/v1/checkouts", token, body, headers)
 
@@ -88,12 +99,7 @@ def test_exact_balance_only_one_wins(world, live):
 
 def test_retried_confirm_charges_once(world, live):
     """The same confirm sent 12 times at once with one Idempotency-Key: one checkout, charged once."""
-    products = stocked(world, {"香皂": 50})
-    hh = world.households["v1a"]
-    give_points(world, hh, 100)
-    token = tokens(world, "volunteer", 1)[0]
-    body = {"supermarket_id": world.sm_east.id, "household_id": hh.id,
-            "lines": [{"product_id": products["香皂"].id, "quantity": 2}]}
+    _soap, hh, token, body = soap_buyer(world, 2)
     headers = {"Idempotency-Key": "tablet-7:confirm-0042"}
     with live() as base:
         results = race([checkout_call(base, token, body, headers) for _ in range(THREADS)])

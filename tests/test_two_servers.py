@@ -24,7 +24,7 @@ from tests.factories import PASSWORD
 from tests.goods_helpers import level, receive
 from tests.live import ServerProcess, free_port, race, request_json
 from tests.points_helpers import award, make_rule, post_json, today
-from tests.test_checkout_races import THREADS, checkout_call, statuses, tokens
+from tests.test_checkout_races import THREADS, checkout_call, soap_buyer, statuses, tokens
 
 REDIS_URL = os.environ.get("AIXIN_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
 
@@ -128,12 +128,7 @@ def test_stock_and_balance_races_across_two_servers(app, world, two_servers):
 def test_one_idempotency_key_sent_to_both_servers(app, world, two_servers):
     """The same confirm with one Idempotency-Key, 12 times at once to both servers and once more
     afterwards to each: one checkout, charged once, every 201 the same checkout."""
-    products = stocked(world, {"香皂": 50})
-    hh = world.households["v1a"]
-    give_points(world, hh, 100)
-    token = tokens(world, "volunteer", 1)[0]
-    body = {"supermarket_id": world.sm_east.id, "household_id": hh.id,
-            "lines": [{"product_id": products["香皂"].id, "quantity": 2}]}
+    soap, hh, token, body = soap_buyer(world, 2)
     headers = {"Idempotency-Key": "tablet-7:confirm-0042"}
     with two_servers() as bases:
         results = race([checkout_call(bases[i % 2], token, body, headers) for i in range(THREADS)])
@@ -144,7 +139,7 @@ def test_one_idempotency_key_sent_to_both_servers(app, world, two_servers):
     assert len({b["id"] for s, b in results + late if s == 201}) == 1
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Checkout)) == 1
-    assert db.session.get(Household, hh.id).balance == 100 - 2 * products["香皂"].points_price
+    assert db.session.get(Household, hh.id).balance == 100 - 2 * soap.points_price
     ledger_check_is_clean(app)
 
 
@@ -262,12 +257,7 @@ def test_redis_away_the_counter_still_sells_and_logins_still_count(world, live, 
     """With the limiter's Redis refusing connections or not answering at all, a checkout
     without a PIN and a login still go through (no 500, no hang), and failed logins are
     counted in the server's own memory meanwhile."""
-    products = stocked(world, {"香皂": 50})
-    hh = world.households["v1a"]
-    give_points(world, hh, 100)
-    token = tokens(world, "volunteer", 1)[0]
-    cart = {"supermarket_id": world.sm_east.id, "household_id": hh.id,
-            "lines": [{"product_id": products["香皂"].id, "quantity": 1}]}
+    soap, hh, token, cart = soap_buyer(world, 1)
     silent = socket.socket()  # takes connections (the kernel's backlog) and never answers
     silent.bind(("127.0.0.1", 0))
     silent.listen(64)
@@ -281,4 +271,4 @@ def test_redis_away_the_counter_still_sells_and_logins_still_count(world, live, 
         assert request_json(base, "POST", "/api/v1/checkouts", token, cart)[0] == 201
     assert failures == [401] * 10 + [429]
     db.session.rollback()
-    assert db.session.get(Household, hh.id).balance == 100 - 2 * products["香皂"].points_price
+    assert db.session.get(Household, hh.id).balance == 100 - 2 * soap.points_price

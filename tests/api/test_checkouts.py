@@ -381,33 +381,26 @@ def test_refusal_order_without_a_card(client, world, shop):
     assert r.status_code == 404
 
 
-def _due_award(world, key: str, points: int, *, hours_ago: float = 1) -> int:
-    """A pending award of `points` whose notice ended `hours_ago`: due, not yet posted."""
-    from app.models import utcnow
-    from app.services.ledger import writer
-    from tests.points_helpers import make_rule
+def _due_award(world, key: str, points: int) -> int:
+    """A staff award of `points` made six days ago: its notice has ended, and nothing has posted it."""
+    from tests.points_helpers import at, award, make_rule, today
     rule = make_rule(f"DUE{points}", points)
-    now = utcnow()
-    ended = now - timedelta(hours=hours_ago)
-    entry = LedgerEntry(household_id=world.households[key].id, kind="award", points=points,
-                        rule_id=rule.id, rule_code=rule.code, status="pending", occurred_on=ended.date(), created_at=ended - timedelta(days=7),
-                        notice_ends_at=ended, due_at=ended, created_by_id=world.users["staff"].id)
-    writer.add([entry], now)
-    db.session.commit()
+    [entry] = award(world, "staff", [key], rule.code, now=at(-6), occurred_on=today(at(-6)))
+    assert entry.status == "pending"
     return entry.id
 
 
 def test_checkout_posts_the_households_due_award_before_it_spends(client, world, shop):
     """Invariant 5 at the counter: an award whose notice has ended counts at the
     checkout, even though the counter's request skips the county-wide posting."""
-    entry_id = _due_award(world, "v1a", 60)
+    entry_id = _due_award(world, "v1a", 50)  # the most without a cadre's approval
     other = _due_award(world, "v1b", 5)
     assert balance(world, "v1a") == 100
     r = client.post("/api/v1/checkouts", headers=world.headers("volunteer"),
-                    json=cart(world, shop, ("大米 5kg", 3)))  # 150 points: needs the award's 60
+                    json=cart(world, shop, ("大米 5kg", 3)))  # 150 points: needs the award's 50
     assert r.status_code == 201, r.get_json()
-    assert r.get_json()["balance_after"] == 10
-    assert balance(world, "v1a") == 10
+    assert r.get_json()["balance_after"] == 0
+    assert balance(world, "v1a") == 0
     db.session.expire_all()
     assert db.session.get(LedgerEntry, entry_id).status == "posted"
     # Another household's due award is for the next request that may read it (or cron).
