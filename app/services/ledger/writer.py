@@ -47,6 +47,7 @@ LIVE = ("pending", "disputed", "posted")
 
 entries = LedgerEntry.__table__
 households = Household.__table__
+_INSERT_AUDIT = insert(AuditRecord.__table__)  # built once: every checkout on SQLite runs it
 
 
 class AlreadyReversed(Exception):
@@ -310,7 +311,7 @@ def _record_posts(conn: Connection, now: datetime, actor_id: int | None, posted_
              "household_id": hid, "village_id": villages.get(hid)}
             for hid in hids for part in _chunks(by_household[hid])]
     for start in range(0, len(rows), CHUNK):
-        conn.execute(insert(AuditRecord.__table__), rows[start:start + CHUNK])
+        conn.execute(_INSERT_AUDIT, rows[start:start + CHUNK])
 
 
 def _chunks(ids: list[int]):
@@ -366,8 +367,7 @@ def debit(conn: Connection, household_id: int, total: int, now: datetime) -> int
     due, posts it and debits again."""
     params = {"household_id": household_id, "total": total, "now": now, "today": local_today(now)}
     balance = conn.execute(_DEBIT, params).scalar()
-    if balance is None and anything_due(conn, now, [household_id]):
-        post_due(now, household_ids=[household_id])
+    if balance is None and post_due(now, household_ids=[household_id]):
         balance = conn.execute(_DEBIT, params).scalar()
     return balance
 
@@ -465,7 +465,7 @@ def record_checkout(conn: Connection, *, checkout: dict, lines: list[dict], audi
     conn.execute(_SET_ENTRY, {"checkout": checkout_id, "entry": entry_id})
     line_ids = conn.execute(_INSERT_LINES, [{"checkout_id": checkout_id, **line}
                                             for line in lines]).scalars().all()
-    conn.execute(insert(AuditRecord.__table__), {
+    conn.execute(_INSERT_AUDIT, {
         **audit, "at": now, "user_id": checkout["created_by_id"], "action": "checkout.create",
         "object_type": "checkouts", "object_id": checkout_id, "household_id": hid,
         "village_id": village_id})
