@@ -241,17 +241,22 @@ def start_server(args, url: str, instance: Path) -> tuple[subprocess.Popen, int,
            "--threads", str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
            "--backlog", "256", f"{args.factory}(instance_path={str(instance)!r})"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
+    wait_until_healthy(proc, port, log)
+    return proc, port, log
+
+
+def wait_until_healthy(proc: subprocess.Popen, port: int, log: Path, seconds: float = 60) -> None:
+    """Until the started gunicorn answers /healthz; its log if it dies or takes longer."""
+    deadline = time.time() + seconds
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 raise SystemExit("gunicorn did not start:\n" + log.read_text(errors="replace"))
             time.sleep(0.2)
-    return proc, port, log
 
 
 # -- the clients --------------------------------------------------------------------------

@@ -43,13 +43,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.checkout_bench import say  # noqa: E402
+from tests.bench.checkout_bench import check_invariants as check  # noqa: E402
+from tests.bench.checkout_bench import say, wait_until_healthy  # noqa: E402
 from tests.bench.checkout_bench import create_database as _create_database  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
@@ -167,24 +167,6 @@ def build(args, url: str, instance: Path, volunteers: int = 2) -> dict:
     return shop
 
 
-def check(url: str, instance: Path) -> tuple[list, list, int]:
-    """(ledger violations, lot violations, checkouts in the database)."""
-    from sqlalchemy import func, select
-
-    from app.extensions import db
-    from app.models import Checkout
-    from app.services.goods.check import check_lots
-    from app.services.invariants import check_invariants
-
-    app = bench_app(url, instance)
-    with app.app_context():
-        result = ([str(v) for v in check_invariants()], check_lots(),
-                  db.session.scalar(select(func.count()).select_from(Checkout)))
-        db.session.remove()
-        db.engine.dispose()
-    return result
-
-
 def settle(url: str) -> None:
     """Before each measured level (untimed), PostgreSQL: VACUUM ANALYZE, as
     autovacuum keeps a live database. Without it a level pays for the dead rows
@@ -212,16 +194,7 @@ def start_server(args, url: str, instance: Path, workers: int):
     cmd = [str(Path(sys.executable).with_name("gunicorn")), "-w", str(workers), "-b", f"127.0.0.1:{port}",
            "wsgi:app"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                raise SystemExit("gunicorn did not start:\n" + log.read_text(errors="replace"))
-            time.sleep(0.2)
+    wait_until_healthy(proc, port, log)
     return proc, port
 
 
