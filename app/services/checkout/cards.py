@@ -233,17 +233,24 @@ def _normalise(value) -> str | None:
     return re.sub(r"[\s-]", "", value)
 
 
-def find_card(payload=None, number=None) -> Card | None:
-    """The card a scan or a typed number names (any status), or None."""
+def _card_key(payload=None, number=None) -> tuple[str, str] | None:
+    """What a scan or a typed number looks a card up by: ("token_hash", the
+    token's SHA-256) for a scan, ("number", the digits) for a number; None when
+    it cannot name a card."""
     if payload is not None:
         match = PAYLOAD_RE.fullmatch(_normalise(payload) or "")
-        if not match:
-            return None
-        return db.session.scalars(_BY_HASH, {"token_hash": card_key.token_hash(match.group(1))}).first()
+        return ("token_hash", card_key.token_hash(match.group(1))) if match else None
     value = _normalise(number)
-    if not value or not NUMBER_RE.fullmatch(value):
+    return ("number", value) if value and NUMBER_RE.fullmatch(value) else None
+
+
+def find_card(payload=None, number=None) -> Card | None:
+    """The card a scan or a typed number names (any status), or None."""
+    found = _card_key(payload, number)
+    if found is None:
         return None
-    return db.session.scalars(_BY_NUMBER, {"number": value}).first()
+    column, value = found
+    return db.session.scalars(_BY_HASH if column == "token_hash" else _BY_NUMBER, {column: value}).first()
 
 
 # Built once: the counter asks on every scan. A scan hashes the token and never
@@ -335,17 +342,12 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
 def _card_at_counter(sm: Supermarket, *, payload=None, number=None):
     """(card, its household, whether `sm` serves it) for a scan or a typed
     number, or None for no such card."""
-    if payload is not None:
-        match = PAYLOAD_RE.fullmatch(_normalise(payload) or "")
-        if not match:
-            return None
-        return db.session.execute(_CARD_AT_COUNTER_BY_HASH, {
-            "token_hash": card_key.token_hash(match.group(1)), "region_id": sm.region_id}).first()
-    value = _normalise(number)
-    if not value or not NUMBER_RE.fullmatch(value):
+    found = _card_key(payload, number)
+    if found is None:
         return None
-    return db.session.execute(_CARD_AT_COUNTER_BY_NUMBER,
-                              {"number": value, "region_id": sm.region_id}).first()
+    column, value = found
+    statement = _CARD_AT_COUNTER_BY_HASH if column == "token_hash" else _CARD_AT_COUNTER_BY_NUMBER
+    return db.session.execute(statement, {column: value, "region_id": sm.region_id}).first()
 
 
 SEARCH_MAX = 50
