@@ -122,10 +122,10 @@ def test_late_write_lock_reads_before_taking_the_lock(app, world, client, monkey
         event.remove(db.engine, "before_cursor_execute", spy)
         holder.close()
     assert all(words[0] == "SELECT" for words in read), read
-    assert {"cards.id,", "products.id,"} <= {words[1] for words in read}, read
-    # The card's read brings its household (one statement for both).
-    assert any(words[1] == "cards.id," and "FROM cards JOIN households" in " ".join(words)
-               for words in read), read
+    assert {"supermarkets.id,", "products.id,"} <= {words[1] for words in read}, read
+    # The till's read brings the card and its household (one statement for all three).
+    assert any(words[1] == "supermarkets.id," and "LEFT OUTER JOIN cards" in " ".join(words)
+               and "LEFT OUTER JOIN households" in " ".join(words) for words in read), read
     assert answer["r"].status_code == 201, answer["r"].get_json()
     assert answer["r"].get_json()["balance_after"] == 100 + 7 - 8
     db.session.rollback()

@@ -428,3 +428,51 @@ def test_checkout_refused_for_points_posts_nothing_it_need_not(client, world, sh
     assert client.get(f"/api/v1/households/{world.households['v1a'].id}",
                       headers=world.headers("admin")).get_json()["balance"] == 110
     assert check_all() == []
+
+
+def test_a_volunteers_scan_at_the_till_refuses_in_the_contracts_order(client, world, shop):
+    """A volunteer's scan or typed card number reads the till and the card together; the answers
+    are still the supermarket's first (not theirs: 404; retired: 409), then the card's (unknown,
+    not served here: 404; replaced: 410), then the household's (exited: 422), each in Chinese,
+    and nothing is written."""
+    from app.models import Card
+    from tests.api.problems import assert_problem
+    headers = world.headers("volunteer")
+    soap = ("香皂", 1)
+    here, elsewhere = card_for(world, "v1a"), card_for(world, "v3a")
+    number = db.session.scalars(select(Card.number).where(
+        Card.household_id == world.households["v1a"].id, Card.status == "active")).one()
+    unknown = "81" + "1" * 39
+    before = counts()
+
+    def refused(body, status, slug):
+        r = client.post("/api/v1/checkouts", headers=headers, json=body)
+        assert counts() == before
+        return assert_problem(r, status, slug)["detail"]
+
+    # Another supermarket than the volunteer's, with a good card: the supermarket is not found.
+    refused(cart(world, shop, soap, card_payload=here) | {"supermarket_id": world.sm_west.id}, 404, "not-found")
+    assert "卡" not in refused(cart(world, shop, soap, card_payload=unknown)
+                              | {"supermarket_id": world.sm_west.id}, 404, "not-found")
+    # An unknown card, a card of a household served elsewhere: not found, and the detail says which.
+    no_card = refused(cart(world, shop, soap, card_payload=unknown), 404, "not-found")
+    not_served = refused(cart(world, shop, soap, card_payload=elsewhere), 404, "not-found")
+    assert no_card != not_served and "卡" in no_card
+    assert refused(cart(world, shop, soap, card_number="9" * len(number)), 404, "not-found") == no_card
+    # A replaced card; an exited household, by its card and by its typed number.
+    card_for(world, "v1a")
+    refused(cart(world, shop, soap, card_payload=here), 410, "card-revoked")
+    new_number = db.session.scalars(select(Card.number).where(
+        Card.household_id == world.households["v1a"].id, Card.status == "active")).one()
+    world.households["v1a"].status = "exited"
+    db.session.commit()
+    refused(cart(world, shop, soap, card_number=new_number), 422, "household-inactive")
+    world.households["v1a"].status = "active"
+    # A retired supermarket answers before an unknown card.
+    world.sm_east.active = False
+    db.session.commit()
+    assert "停用" in refused(cart(world, shop, soap, card_payload=unknown), 409, "conflict")
+    world.sm_east.active = True
+    db.session.commit()
+    r = client.post("/api/v1/checkouts", headers=headers, json=cart(world, shop, soap, card_number=new_number))
+    assert r.status_code == 201 and r.get_json()["card_used"] is True

@@ -6,17 +6,18 @@ import secrets
 
 from cryptography.fernet import InvalidToken
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import db
-from app.models import Card, Household, Region, Supermarket, User, utcnow
+from app.models import Card, Household, Region, Supermarket, User, user_supermarkets, utcnow
 from app.services import audit
 from app.services.checkout import card_key
 from app.services.checkout.card_key import CardKeyMissing
 from app.services.errors import DomainError, HouseholdInactive, NotFound, ValidationError
 from app.services.people import policy
-from app.services.people.scope import (ancestor_paths, get_household, get_region,
+from app.services.people.regions import require_open
+from app.services.people.scope import (ancestor_paths, get_household, get_region, get_supermarket,
                                        writable_household, writable_village)
 from app.services.validate import as_id, contains
 
@@ -337,6 +338,66 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
     if household.status != "active":
         raise HouseholdInactive(_l("This household has exited the programme."))
     return household, card
+
+
+# A volunteer's own supermarket and the card scanned there, in one read: the
+# supermarket drives it and the card is joined to it (left), so an unknown card
+# still finds the supermarket and the refusals keep their order.
+_served = (func.substr(Region.path, 1, func.length(_served_by.path)) == _served_by.path).label("served")
+
+
+def _till_with_card(card_matches):
+    return (
+        select(Supermarket, Card, Household, _served)
+        .join(user_supermarkets, and_(user_supermarkets.c.supermarket_id == Supermarket.id,
+                                      user_supermarkets.c.user_id == bindparam("user_id")))
+        .join(_served_by, _served_by.id == Supermarket.region_id)
+        .outerjoin(Card, card_matches)
+        .outerjoin(Household, Household.id == Card.household_id)
+        .outerjoin(Region, Region.id == Household.village_id)
+        .where(Supermarket.id == bindparam("supermarket_id"))
+    )
+
+
+_TILL_WITH_CARD = {"token_hash": _till_with_card(Card.token_hash == bindparam("token_hash")),
+                   "number": _till_with_card(Card.number == bindparam("number"))}
+
+
+def at_till(actor: User, supermarket_id, *, payload=None, number=None,
+            household_id=None) -> tuple[Supermarket, Household, Card | None]:
+    """A supermarket where `actor` may sell (`get_supermarket`), open
+    (`require_open`), and the buyer at its counter with the card used
+    (`at_counter`), with the same refusals in the same order. A volunteer's
+    scan or typed card number, the counter's case on nearly every checkout,
+    is one read; anything else takes the two."""
+    policy.require(actor, "checkout.sell")
+    key = None
+    if policy.reach(actor) == "supermarkets" and isinstance(supermarket_id, int) \
+            and as_id(supermarket_id) is not None:
+        if payload not in (None, ""):
+            key = _card_key(payload=payload)
+        elif number not in (None, ""):
+            key = _card_key(number=number)
+    if key is None:  # an admin, a household without a card, or a code that names no card
+        sm = get_supermarket(actor, supermarket_id)
+        require_open(sm)
+        return (sm, *at_counter(actor, sm, payload=payload, number=number, household_id=household_id))
+    column, value = key
+    found = db.session.execute(_TILL_WITH_CARD[column], {
+        column: value, "user_id": actor.id, "supermarket_id": supermarket_id}).first()
+    if found is None:
+        raise NotFound()  # not one of this volunteer's supermarkets
+    sm, card, household, served = found
+    require_open(sm)
+    if card is None:
+        raise NotFound(_l("No card with this code."))
+    if not served:
+        raise NotFound(_l("This household is not served by this supermarket."))
+    if card.status != "active":
+        raise CardRevoked()
+    if household.status != "active":
+        raise HouseholdInactive(_l("This household has exited the programme."))
+    return sm, household, card
 
 
 def _card_at_counter(sm: Supermarket, *, payload=None, number=None):

@@ -22,14 +22,13 @@ from werkzeug.security import check_password_hash
 from app.extensions import db
 from app.models import Checkout, Household, Product, Supermarket, User, utcnow
 from app.services import audit
-from app.services.checkout.cards import at_counter
+from app.services.checkout.cards import at_till
 from app.services.clock import local_midnight, local_today
 from app.services.errors import (Conflict, Errors, InsufficientPoints, LimitExceeded, NotFound,
                                  ValidationError)
 from app.services.goods.lots import return_for_void, take_and_record, take_many
 from app.services.ledger import writer
 from app.services.people import policy
-from app.services.people.regions import require_open
 from app.services.people.scope import get_supermarket
 from app.services.validate import as_id, text
 
@@ -137,7 +136,7 @@ def _products(errors: Errors, wanted: dict[int, int]) -> dict:
     """{id: (id, name, points_price, active)} of the cart's products; unknown or retired ones are errors."""
     if not wanted:
         return {}
-    found = {p.id: p for p in db.session.execute(_PRODUCTS, {"ids": list(wanted)})}
+    found = {p.id: p for p in db.session.connection().execute(_PRODUCTS, {"ids": list(wanted)})}
     for product_id in wanted:
         product = found.get(product_id)
         if product is None or not product.active:
@@ -145,8 +144,11 @@ def _products(errors: Errors, wanted: dict[int, int]) -> dict:
     return found
 
 
-_PRODUCTS = (select(Product.id, Product.name, Product.points_price, Product.active)
-             .where(Product.id.in_(bindparam("ids", expanding=True))))
+# On the table's columns, run on the connection: rows, no ORM loading (every checkout asks).
+_products_table = Product.__table__
+_PRODUCTS = (select(_products_table.c.id, _products_table.c.name, _products_table.c.points_price,
+                    _products_table.c.active)
+             .where(_products_table.c.id.in_(bindparam("ids", expanding=True))))
 
 
 def _month_spent(household_id: int, now: datetime) -> int:
@@ -221,11 +223,11 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Sale:
     products = _products(errors, wanted)
     errors.raise_if_any()
 
-    sm = till(actor, sm_id)  # volunteers: only their own supermarkets
-    require_open(sm)  # a retired supermarket takes no checkouts (409)
-    household, card = at_counter(actor, sm, payload=data.get("card_payload"),
-                                 number=data.get("card_number"),
-                                 household_id=data.get("household_id"))
+    # The till (volunteers: only their own supermarkets; a retired one takes
+    # no checkouts, 409) and the buyer at it: one read for a volunteer's scan.
+    sm, household, card = at_till(actor, sm_id, payload=data.get("card_payload"),
+                                  number=data.get("card_number"),
+                                  household_id=data.get("household_id"))
     if pin is not None:
         check_pin(household, pin)
         reason = "pin"
