@@ -77,5 +77,5 @@ def create_token():
 @endpoint(None, tag="auth", ok=204)
 def delete_token():
     """Log out: the token no longer works."""
-    revoke_token(g.user, g.token)
+    revoke_token(g.user, g.token_id)
     return "", 204

@@ -29,13 +29,13 @@ def bearer_token() -> str | None:
 
 
 def authenticated(view):
-    """Require a valid bearer token; the user is g.user."""
+    """Require a valid bearer token; the user is g.user, the token's id g.token_id."""
     @wraps(view)
     def wrapper(*args, **kwargs):
         found = user_for_token(bearer_token() or "")
         if found is None:
             raise Unauthorized()
-        g.user, g.token = found
+        g.user, g.token_id = found
         return view(*args, **kwargs)
     return wrapper
 

@@ -305,23 +305,30 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return token, row
 
 
-# Built once: every API request asks.
-_USER_FOR_TOKEN = (select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+# Built once: every API request asks. The user, and only the token's id: the
+# token's own row is read again only to revoke it.
+_USER_FOR_TOKEN = (select(User, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at)
+                   .join(ApiToken, ApiToken.user_id == User.id)
                    .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
-def user_for_token(token: str) -> tuple[User, ApiToken] | None:
+def user_for_token(token: str) -> tuple[User, int] | None:
+    """The active user a live bearer token names, and the token's id; None for
+    an unknown, revoked or expired token or a deactivated user."""
     if not token or len(token) > 200:
         return None
     found = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).first()
     if found is None:
         return None
-    user, row = found
-    if row.revoked_at is not None or row.expires_at <= utcnow() or not user.active:
+    user, token_id, revoked_at, expires_at = found
+    if revoked_at is not None or expires_at <= utcnow() or not user.active:
         return None
-    return user, row
+    return user, token_id
 
 
-def revoke_token(user: User, row: ApiToken) -> None:
+def revoke_token(user: User, row: ApiToken | int) -> None:
+    """The token (its row, or its id as `user_for_token` gives it) no longer works."""
+    if not isinstance(row, ApiToken):
+        row = db.session.get(ApiToken, row)
     row.revoked_at = utcnow()
     audit.record(user, "token.revoke", row)
