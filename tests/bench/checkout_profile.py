@@ -101,6 +101,10 @@ def main():
     p.add_argument("--sql", action="store_true", help="print one checkout's statements")
     p.add_argument("--top", type=int, default=0, help="also print the top N functions by cumulative time")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--cpu", action="store_true",
+                   help="profile CPU time (time.process_time) instead of wall: the database's answers drop out")
+    p.add_argument("--dump", default=None, metavar="FILE",
+                   help="also write the cProfile stats to FILE (read with pstats: print_callees)")
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="aixin-prof-"))
     instance = workdir / "instance"
@@ -167,12 +171,14 @@ def profile(args, url, instance, shop):
         f"{cpu / n * 1000:.2f} ms CPU (Python; test client included) per checkout, "
         f"{len(statements) / n:.1f} statements each")
 
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time) if args.cpu else cProfile.Profile()
     m = max(200, n // 2)
     prof.enable()
     for _ in range(m):
         one()
     prof.disable()
+    if args.dump:
+        prof.dump_stats(args.dump)
     stats = pstats.Stats(prof).stats
     say(f"\ncProfile over {m} checkouts, exclusive phases (ms per checkout; cProfile inflates "
         "Python about 2x: read the shares):")
