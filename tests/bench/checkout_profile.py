@@ -45,9 +45,8 @@ F = {
     "check_out": ("checkout/checkouts.py", "check_out"),
     "cart": ("checkout/checkouts.py", "cart_lines"),
     "products": ("checkout/checkouts.py", "_products"),
-    "till": ("checkout/checkouts.py", "till"),
     "require_open": ("people/regions.py", "require_open"),
-    "at_counter": ("checkout/cards.py", "at_counter"),
+    "at_till": ("checkout/cards.py", "at_till"),  # the till and the buyer (calls till's read and at_counter, or one read)
     "policy": ("people/policy.py", "require"),
     "debit": ("ledger/writer.py", "debit"),  # asks for due entries too, and posts them
     "rows": ("ledger/writer.py", "record_checkout"),  # checkout, lines, entry, totals, audit
@@ -69,7 +68,7 @@ def phases(stats, m) -> list[tuple[str, float]]:
         return total / m * 1000
 
     c = {k: cum(k, outermost=k in ("auth", "idem", "commit", "policy")) for k in F}
-    reads = c["cart"] + c["products"] + c["till"] + c["at_counter"]
+    reads = c["cart"] + c["products"] + c["at_till"]
     writes = c["debit"] + c["rows"] + c["take"]
     return [
         ("whole request (test client)", c["client"]),

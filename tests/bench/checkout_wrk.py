@@ -452,6 +452,7 @@ PHASE_FRAMES = [
     ("till", "checkouts.py", "check_out: reads before the lock"),
     ("require_open", "regions.py", "check_out: reads before the lock"),
     ("at_counter", "cards.py", "check_out: reads before the lock"),
+    ("at_till", "cards.py", "check_out: reads before the lock"),
     ("debit", "writer.py", "check_out: writes"),
     ("record_checkout", "writer.py", "check_out: writes"),
     ("take_and_record", "lots.py", "check_out: writes"),
