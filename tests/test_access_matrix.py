@@ -200,8 +200,7 @@ TABLE = [
     row("POST /api/v1/donors",                                     "401 ok  403 403 ok  403"),
     row("GET /api/v1/donors/<int:donor_id>",                       "401 ok  ok  403 ok  ok",
                                                                    "-   -   ok  -   ok  404"),
-    # NOTE api.md lists staff among a trace's readers; the app refuses them (403),
-    # stricter than the contract: reported, not a leak.
+    # api.md names staff among a donation trace's readers (its public_code), not a donor's.
     row("GET /api/v1/donors/<int:donor_id>/trace",                 "401 ok  ok  403 ok  ok",
                                                                    "-   -   -   -   -   404"),
     row("GET /api/v1/donations",                                   "401 ok  ok  403 ok  ok"),
@@ -211,8 +210,8 @@ TABLE = [
                         "lines": [{"product_id": o["product"], "quantity": 1}]}),
     row("GET /api/v1/donations/<int:donation_id>",                 "401 ok  ok  403 ok  ok",
                                                                    "-   -   404 -   404 404"),
-    row("GET /api/v1/donations/<int:donation_id>/trace",           "401 ok  ok  403 ok  ok",
-                                                                   "-   -   404 -   404 404"),
+    row("GET /api/v1/donations/<int:donation_id>/trace",           "401 ok  ok  ok  ok  ok",
+                                                                   "-   -   404 404 404 404"),
     row("POST /api/v1/donations/<int:donation_id>/purchases",      "401 ok  403 403 ok  403",
                                                                    "-   -   -   -   404 -", donation_id="cash_a",
         body=lambda o: {"lines": [{"product_id": o["product"], "quantity": 1, "unit_value": "1.00"}]}),

@@ -252,7 +252,7 @@ def get_donation(donation_id: int):
 
 
 @bp.get("/donations/<int:donation_id>/trace")
-@endpoint("donations.read", tag="goods", body=schemas.DonationTrace, problems=(404,))
+@endpoint("donations.trace", tag="goods", body=schemas.DonationTrace, problems=(404,))
 def donation_trace(donation_id: int):
     """Where a donation's goods went, line by line; households only counted."""
     return donations.trace_donation(g.user, donation_id)

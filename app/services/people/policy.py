@@ -84,6 +84,9 @@ ACTS: dict[str, frozenset[str]] = {
     "donors.list": frozenset({"admin", "cadre", "volunteer"}),
     "donors.manage": frozenset({"admin", "volunteer"}),
     "donations.read": frozenset({"admin", "cadre", "volunteer", "donor"}),
+    # Where a donation's goods went (households only counted): the contract's
+    # readers add village staff, for the donations their region's supermarkets received.
+    "donations.trace": frozenset({"admin", "cadre", "volunteer", "donor", "staff"}),
     "donations.receive": frozenset({"admin", "volunteer"}),
     # A donor's own portal: their giving, its trace and the thank-you cards.
     "giving.own": frozenset({"donor"}),

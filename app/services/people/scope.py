@@ -184,10 +184,10 @@ def visible_donors(actor: User) -> Select:
     return select(Donor)
 
 
-def visible_donations(actor: User) -> Select:
-    """Donations the user may read: a donor its own, volunteers and cadres those
-    received at supermarkets they see, admin all."""
-    policy.require(actor, "donations.read")
+def visible_donations(actor: User, act: str = "donations.read") -> Select:
+    """Donations the user may read (or do `act` to): a donor its own, the others
+    those received at supermarkets they see, admin all."""
+    policy.require(actor, act)
     query = select(Donation)
     reach = policy.reach(actor)
     if reach == "donor_record":
