@@ -315,25 +315,31 @@ def at_counter(actor: User, sm: Supermarket, *, payload=None, number=None,
     policy.require(actor, "checkout.sell")
     if all(v in (None, "") for v in (payload, number, household_id)):
         raise ValidationError({"payload": [_l("Scan a card or type its number.")]})
-    card = None
     if payload not in (None, "") or number not in (None, ""):
         # The card, its household and whether this supermarket serves it: one read.
         found = _card_at_counter(sm, payload=payload if payload not in (None, "") else None,
                                  number=number if payload in (None, "") else None)
-        if found is None:
-            raise NotFound(_l("No card with this code."))
-        card, household, served = found
-        if not served:
-            raise NotFound(_l("This household is not served by this supermarket."))
-    else:
-        household_id = as_id(household_id)
-        if household_id is None:
-            raise NotFound()
-        household = db.session.scalars(SERVED_HOUSEHOLD, {"household_id": household_id,
-                                                          "region_id": sm.region_id}).first()
-        if household is None:
-            raise NotFound()
-    if card is not None and card.status != "active":
+        return _buyer(*(found or (None, None, False)))
+    household_id = as_id(household_id)
+    if household_id is None:
+        raise NotFound()
+    household = db.session.scalars(SERVED_HOUSEHOLD, {"household_id": household_id,
+                                                      "region_id": sm.region_id}).first()
+    if household is None:
+        raise NotFound()
+    if household.status != "active":
+        raise HouseholdInactive(_l("This household has exited the programme."))
+    return household, None
+
+
+def _buyer(card: Card | None, household: Household | None, served) -> tuple[Household, Card]:
+    """A scanned or typed card's buyer, or the refusal, in the contract's order:
+    unknown card, then not served here (404), replaced card (410), exited household (422)."""
+    if card is None:
+        raise NotFound(_l("No card with this code."))
+    if not served:
+        raise NotFound(_l("This household is not served by this supermarket."))
+    if card.status != "active":
         raise CardRevoked()
     if household.status != "active":
         raise HouseholdInactive(_l("This household has exited the programme."))
@@ -389,15 +395,7 @@ def at_till(actor: User, supermarket_id, *, payload=None, number=None,
         raise NotFound()  # not one of this volunteer's supermarkets
     sm, card, household, served = found
     require_open(sm)
-    if card is None:
-        raise NotFound(_l("No card with this code."))
-    if not served:
-        raise NotFound(_l("This household is not served by this supermarket."))
-    if card.status != "active":
-        raise CardRevoked()
-    if household.status != "active":
-        raise HouseholdInactive(_l("This household has exited the programme."))
-    return sm, household, card
+    return (sm, *_buyer(card, household, served))
 
 
 def _card_at_counter(sm: Supermarket, *, payload=None, number=None):
