@@ -57,6 +57,7 @@ donors.read                    y     y     .      y       y
 donors.list                    y     y     .      y       .
 donors.manage                  y     .     .      y       .
 donations.read                 y     y     .      y       y
+donations.trace                y     y     y      y       y
 donations.receive              y     .     .      y       .
 giving.own                     .     .     .      .       y
 pledges.make                   .     .     .      .       y
