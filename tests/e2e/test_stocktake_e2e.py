@@ -22,19 +22,23 @@ def test_difference_shows_while_counting(browser, world, live, shots):
         page.goto(f"{base}/goods/stock/{world.sm_east.id}/stocktakes")
         page.click("form[action$='/stocktakes'] button[type=submit]")
         page.wait_for_selector("input.count")
+        page.wait_for_load_state("load")  # the counting script runs at the end of the page
+
+        from playwright.sync_api import expect  # waits for the page's script, which may run after the inputs show
 
         def difference(product):
-            return page.inner_text(f"tr:has(input[name='counted-{product.id}']) [data-difference]")
+            return page.locator(f"tr:has(input[name='counted-{product.id}']) [data-difference]")
 
         page.fill(f"input[name='counted-{soap.id}']", "10")
         page.fill(f"input[name='counted-{salt.id}']", "30")
-        assert (difference(soap), difference(salt)) == ("-2", "0")
+        expect(difference(soap)).to_have_text("-2")
+        expect(difference(salt)).to_have_text("0")
         assert "diff" in page.get_attribute(f"tr:has(input[name='counted-{soap.id}'])", "class")
         page.fill(f"input[name='counted-{soap.id}']", "13")
-        assert difference(soap) == "+1"
+        expect(difference(soap)).to_have_text("+1")
         page.screenshot(path=str(shots / "stocktake-zh-counting.png"))
         page.fill(f"input[name='counted-{soap.id}']", "")
-        assert difference(soap) == ""
+        expect(difference(soap)).to_have_text("")
         assert errors == []
         context.close()
 
