@@ -161,11 +161,17 @@ def _month_spent(household_id: int, now: datetime) -> int:
                Checkout.voided_at.is_(None))) or 0
 
 
-def monthly_limit_left(household: Household, now: datetime | None = None) -> int | None:
+def _monthly_limit() -> int | None:
+    """CHECKOUT_MONTHLY_LIMIT, or None when there is none."""
     limit = current_app.config.get("CHECKOUT_MONTHLY_LIMIT")
-    if limit in (None, "", 0, "0"):
+    return None if limit in (None, "", 0, "0") else int(limit)
+
+
+def monthly_limit_left(household: Household, now: datetime | None = None) -> int | None:
+    limit = _monthly_limit()
+    if limit is None:
         return None
-    return max(int(limit) - _month_spent(household.id, now or utcnow()), 0)
+    return max(limit - _month_spent(household.id, now or utcnow()), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,36 +240,40 @@ def check_out(actor: User, data: dict, *, now: datetime | None = None) -> Sale:
 
     total = sum(products[pid].points_price * qty for pid, qty in wanted.items())
     conn = db.session.connection()
-    # The debit comes first (after posting what is due for the household): its UPDATE locks the household row (the writer's
+    card_id = card.id if card else None
+    row = {"supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
+           "card_used": card is not None, "no_card_reason": None if card else reason,
+           "total_points": total, "created_at": now, "created_by_id": actor.id}
+    line_rows = [{"product_id": pid, "quantity": qty, "unit_points": products[pid].points_price,
+                  "points": products[pid].points_price * qty} for pid, qty in sorted(wanted.items())]
+    recorded = dict(checkout=row, lines=line_rows, village_id=household.village_id, note=sm.name,
+                    audit=audit.row(household_id=household.id, total=total, card_used=card is not None))
+    # The debit comes first: its UPDATE locks the household row (the writer's
     # lock order: the household, then lots) and, on SQLite under
     # late_write_lock, begins the write transaction. Everything above was
     # read outside it; everything below holds it, and runs prebuilt Core
     # statements on one connection (the ORM's bookkeeping would cost more
-    # than the SQL on the counter's hot path).
-    balance = writer.debit(conn, household.id, total, now)
-    left = monthly_limit_left(household, now)  # spent this month before this checkout
-    if balance is None or (left is not None and total > left):
-        # Refused. The contract orders the refusals stock, the monthly limit,
-        # points: ask the lots first (whatever they take is rolled back).
-        take_many(sm.id, wanted, kind="redemption")
-        if left is not None and total > left:
-            raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
-        balance = writer.balance_of(conn, household.id)
-        raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
-                                    balance=balance, total=total))
+    # than the SQL on the counter's hot path). On PostgreSQL, without a
+    # monthly limit to check between them, the debit and the checkout's rows
+    # are one statement; it writes nothing when the debit takes nothing.
+    done = None if _monthly_limit() else writer.debit_and_record(conn, **recorded)
+    if done is None:
+        # Post what is due for the household, then take the points.
+        balance = writer.debit(conn, household.id, total, now)
+        left = monthly_limit_left(household, now)  # spent this month before this checkout
+        if balance is None or (left is not None and total > left):
+            # Refused. The contract orders the refusals stock, the monthly limit,
+            # points: ask the lots first (whatever they take is rolled back).
+            take_many(sm.id, wanted, kind="redemption")
+            if left is not None and total > left:
+                raise LimitExceeded(_l("This household can redeem %(n)d more points this month.", n=left))
+            balance = writer.balance_of(conn, household.id)
+            raise InsufficientPoints(_l("Balance %(balance)d points; this cart needs %(total)d.",
+                                        balance=balance, total=total))
+        row["balance_after"] = balance
+        done = (*writer.record_checkout(conn, **recorded), balance)
+    checkout_id, entry_id, line_ids, row["balance_after"] = done
     db.session.expire(household, ["balance", "updated_at"])
-
-    card_id = card.id if card else None
-    no_card_reason = None if card else reason
-    row = {"supermarket_id": sm.id, "household_id": household.id, "card_id": card_id,
-           "card_used": card is not None, "no_card_reason": no_card_reason,
-           "total_points": total, "balance_after": balance, "created_at": now,
-           "created_by_id": actor.id}
-    line_rows = [{"product_id": pid, "quantity": qty, "unit_points": products[pid].points_price,
-                  "points": products[pid].points_price * qty} for pid, qty in sorted(wanted.items())]
-    checkout_id, entry_id, line_ids = writer.record_checkout(
-        conn, checkout=row, lines=line_rows, village_id=household.village_id, note=sm.name,
-        audit=audit.row(household_id=household.id, total=total, card_used=card is not None))
     # The lots last: every checkout of a product takes the same lot rows, so
     # they are locked for as short a time as can be (then the commit).
     take_and_record(sm.id, wanted, kind="redemption", actor=actor, household_id=household.id,

@@ -391,13 +391,20 @@ def record_redemption(conn: Connection, *, household_id: int, checkout_id: int, 
     return entry_id
 
 
+# The checkout's rows in one statement on PostgreSQL. `d` is where the balance
+# after (and the household's village, for the month's totals) comes from: the
+# debit itself (debit_and_record: nothing is written when it takes nothing) or
+# the balance a debit already gave (record_checkout).
 _PG_CHECKOUT = """
-WITH c AS (
+WITH d AS ({debit}),
+c AS (
   INSERT INTO checkouts (supermarket_id, household_id, card_id, card_used, no_card_reason,
                          total_points, balance_after, entry_id, created_at, created_by_id)
-  VALUES (%(sm)s, %(hid)s, %(card)s, %(card_used)s, %(reason)s, %(total)s, %(balance)s,
-          nextval(pg_get_serial_sequence('ledger_entries', 'id')), %(now)s, %(actor)s)
-  RETURNING id, entry_id),
+  SELECT %(sm)s::int, %(hid)s::int, %(card)s::int, %(card_used)s::bool, %(reason)s::text,
+         %(total)s::int, d.balance, nextval(pg_get_serial_sequence('ledger_entries', 'id')),
+         %(now)s::timestamptz, %(actor)s::int
+  FROM d
+  RETURNING id, entry_id, balance_after),
 e AS (
   INSERT INTO ledger_entries (id, household_id, kind, points, status, posted_at, occurred_on,
                               created_at, created_by_id, checkout_id, note, needs_approval, withdrawn)
@@ -412,8 +419,7 @@ l AS (
 m AS (
   INSERT INTO household_months (household_id, month, village_id, awarded, awards, deducted,
                                 deductions, redeemed, checkouts)
-  SELECT id, %(month)s::date, village_id, 0, 0, 0, 0, %(total)s::int, 1 FROM households
-  WHERE id = %(hid)s::int
+  SELECT %(hid)s::int, %(month)s::date, d.village_id, 0, 0, 0, 0, %(total)s::int, 1 FROM c, d
   ON CONFLICT (household_id, month) DO UPDATE SET
     redeemed = household_months.redeemed + excluded.redeemed,
     checkouts = household_months.checkouts + excluded.checkouts),
@@ -423,9 +429,17 @@ a AS (
   SELECT %(now)s::timestamptz, %(actor)s::int, 'checkout.create', 'checkouts', c.id,
          %(details)s::json, %(address)s::text, %(hid)s::int, %(village)s::int
   FROM c)
-SELECT c.id, c.entry_id, (SELECT array_agg(l.id ORDER BY l.product_id) FROM l) FROM c"""
+SELECT c.id, c.entry_id, (SELECT array_agg(l.id ORDER BY l.product_id) FROM l), c.balance_after FROM c"""
+_PG_BALANCE_GIVEN = "SELECT %(balance)s::int AS balance, village_id FROM households WHERE id = %(hid)s::int"
+# debit()'s UPDATE (_DEBIT), as text inside the statement above.
+_PG_DEBIT = """UPDATE households SET balance = households.balance - %(total)s::int,
+    updated_at = %(now)s::timestamptz, last_redeemed_on = %(day)s::date
+  WHERE households.id = %(hid)s::int AND households.balance >= %(total)s::int
+    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE ledger_entries.household_id = %(hid)s::int
+                    AND ledger_entries.status = 'pending' AND ledger_entries.due_at <= %(now)s::timestamptz)
+  RETURNING households.balance, households.village_id"""
 _PG_LINE = "(%(p{i})s::int, %(q{i})s::int, %(u{i})s::int, %(t{i})s::int)"
-_PG_CHECKOUT_FOR: dict[int, str] = {}  # the statement's text by number of lines
+_PG_CHECKOUT_FOR: dict[tuple[bool, int], str] = {}  # the statement's text by (debits?, number of lines)
 _INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
 _SET_ENTRY = (update(Checkout.__table__).where(Checkout.__table__.c.id == bindparam("checkout"))
               .values(entry_id=bindparam("entry")))
@@ -443,22 +457,8 @@ def record_checkout(conn: Connection, *, checkout: dict, lines: list[dict], audi
     instead of six while the household's row is locked. SQLite runs the same
     writes as separate statements (no round trips there)."""
     now, hid, total = checkout["created_at"], checkout["household_id"], checkout["total_points"]
-    day = local_today(now)
     if conn.dialect.name == "postgresql":
-        sql = _PG_CHECKOUT_FOR.get(len(lines))
-        if sql is None:
-            sql = _PG_CHECKOUT_FOR.setdefault(len(lines), _PG_CHECKOUT.replace(
-                "{lines}", ", ".join(_PG_LINE.format(i=i) for i in range(len(lines)))))
-        params = {"sm": checkout["supermarket_id"], "hid": hid, "card": checkout["card_id"],
-                  "card_used": checkout["card_used"], "reason": checkout["no_card_reason"],
-                  "total": total, "balance": checkout["balance_after"], "now": now,
-                  "actor": checkout["created_by_id"], "day": day, "note": note,
-                  "month": totals.month_of(day), "details": json.dumps(audit["details"]),
-                  "address": audit["address"], "village": village_id}
-        for i, line in enumerate(lines):
-            params.update({f"p{i}": line["product_id"], f"q{i}": line["quantity"],
-                           f"u{i}": line["unit_points"], f"t{i}": line["points"]})
-        return tuple(conn.exec_driver_sql(sql, params).one())
+        return _pg_checkout(conn, checkout, lines, audit, village_id, note, debits=False)[:3]
     checkout_id = conn.execute(_INSERT_CHECKOUT, checkout).scalar_one()
     entry_id = record_redemption(conn, household_id=hid, checkout_id=checkout_id, total=total,
                                  now=now, actor_id=checkout["created_by_id"], note=note)
@@ -470,6 +470,42 @@ def record_checkout(conn: Connection, *, checkout: dict, lines: list[dict], audi
         "object_type": "checkouts", "object_id": checkout_id, "household_id": hid,
         "village_id": village_id})
     return checkout_id, entry_id, line_ids
+
+
+def debit_and_record(conn: Connection, *, checkout: dict, lines: list[dict], audit: dict,
+                     village_id: int, note: str | None) -> tuple[int, int, list[int], int] | None:
+    """PostgreSQL: `debit` and `record_checkout` in one statement, with the
+    checkout's balance after taken from the debit; returns (checkout id, entry
+    id, line ids, balance after), or None when the debit took nothing (too few
+    points, or entries of the household due: nothing is written; `debit` then
+    posts what is due and says which). None on SQLite, where round trips cost
+    nothing: the caller takes the two steps."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return _pg_checkout(conn, checkout, lines, audit, village_id, note, debits=True)
+
+
+def _pg_checkout(conn, checkout, lines, audit, village_id, note, *, debits: bool):
+    now, total = checkout["created_at"], checkout["total_points"]
+    day = local_today(now)
+    key = (debits, len(lines))
+    sql = _PG_CHECKOUT_FOR.get(key)
+    if sql is None:
+        sql = _PG_CHECKOUT_FOR.setdefault(key, _PG_CHECKOUT.replace(
+            "{debit}", _PG_DEBIT if debits else _PG_BALANCE_GIVEN).replace(
+            "{lines}", ", ".join(_PG_LINE.format(i=i) for i in range(len(lines)))))
+    params = {"sm": checkout["supermarket_id"], "hid": checkout["household_id"],
+              "card": checkout["card_id"], "card_used": checkout["card_used"],
+              "reason": checkout["no_card_reason"], "total": total,
+              "balance": checkout.get("balance_after"), "now": now,
+              "actor": checkout["created_by_id"], "day": day, "note": note,
+              "month": totals.month_of(day), "details": json.dumps(audit["details"]),
+              "address": audit["address"], "village": village_id}
+    for i, line in enumerate(lines):
+        params.update({f"p{i}": line["product_id"], f"q{i}": line["quantity"],
+                       f"u{i}": line["unit_points"], f"t{i}": line["points"]})
+    found = conn.exec_driver_sql(sql, params).first()
+    return tuple(found) if found is not None else None
 
 
 def void_redemption(*, household_id: int, checkout_id: int, entry_id: int, total: int,
