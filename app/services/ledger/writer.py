@@ -431,13 +431,10 @@ a AS (
   FROM c)
 SELECT c.id, c.entry_id, (SELECT array_agg(l.id ORDER BY l.product_id) FROM l), c.balance_after FROM c"""
 _PG_BALANCE_GIVEN = "SELECT %(balance)s::int AS balance, village_id FROM households WHERE id = %(hid)s::int"
-# debit()'s UPDATE (_DEBIT), as text inside the statement above.
-_PG_DEBIT = """UPDATE households SET balance = households.balance - %(total)s::int,
-    updated_at = %(now)s::timestamptz, last_redeemed_on = %(day)s::date
-  WHERE households.id = %(hid)s::int AND households.balance >= %(total)s::int
-    AND NOT EXISTS (SELECT 1 FROM ledger_entries WHERE ledger_entries.household_id = %(hid)s::int
-                    AND ledger_entries.status = 'pending' AND ledger_entries.due_at <= %(now)s::timestamptz)
-  RETURNING households.balance, households.village_id"""
+# debit()'s own UPDATE, compiled for the statement above (first use): one
+# definition of what a debit may take. Its anonymous constants ride along.
+_DEBIT_WITH_VILLAGE = _DEBIT.returning(households.c.village_id)
+_PG_DEBIT: list = []  # [(its text, its constants)] once compiled
 _PG_LINE = "(%(p{i})s::int, %(q{i})s::int, %(u{i})s::int, %(t{i})s::int)"
 _PG_CHECKOUT_FOR: dict[tuple[bool, int], str] = {}  # the statement's text by (debits?, number of lines)
 _INSERT_CHECKOUT = insert(Checkout.__table__).returning(Checkout.__table__.c.id)
@@ -488,13 +485,19 @@ def debit_and_record(conn: Connection, *, checkout: dict, lines: list[dict], aud
 def _pg_checkout(conn, checkout, lines, audit, village_id, note, *, debits: bool):
     now, total = checkout["created_at"], checkout["total_points"]
     day = local_today(now)
+    if not _PG_DEBIT:
+        compiled = _DEBIT_WITH_VILLAGE.compile(dialect=conn.dialect)
+        _PG_DEBIT.append((str(compiled), {k: v for k, v in compiled.params.items()
+                                          if k not in ("household_id", "total", "now", "today")}))
+    debit_sql, constants = _PG_DEBIT[0]
     key = (debits, len(lines))
     sql = _PG_CHECKOUT_FOR.get(key)
     if sql is None:
         sql = _PG_CHECKOUT_FOR.setdefault(key, _PG_CHECKOUT.replace(
-            "{debit}", _PG_DEBIT if debits else _PG_BALANCE_GIVEN).replace(
+            "{debit}", debit_sql if debits else _PG_BALANCE_GIVEN).replace(
             "{lines}", ", ".join(_PG_LINE.format(i=i) for i in range(len(lines)))))
-    params = {"sm": checkout["supermarket_id"], "hid": checkout["household_id"],
+    params = {**constants, "household_id": checkout["household_id"], "today": day,
+              "sm": checkout["supermarket_id"], "hid": checkout["household_id"],
               "card": checkout["card_id"], "card_used": checkout["card_used"],
               "reason": checkout["no_card_reason"], "total": total,
               "balance": checkout.get("balance_after"), "now": now,
