@@ -20,11 +20,13 @@ def test_a_cadre_follows_a_household_through_the_trail(browser, world, live, sho
         login(page, base, "cadre_west")
         label = "操作记录" if lang == "zh_CN" else "Audit trail"
         page.click(f"nav.menu >> text={label}")
+        page.wait_for_load_state()
         assert page.locator("h1").inner_text() == label
         page.screenshot(path=str(shots / f"audit-{lang}-phone.png"), full_page=True)
         assert world.households["v1a"].code not in page.inner_text("main")
         page.click(f"table.audit-trail >> text={hh.code}")
-        assert f"household={hh.code}" in page.url
+        page.wait_for_url(f"**household={hh.code}**")
+        page.wait_for_load_state()  # the click returns once the new page commits, before its table is there
         codes = page.locator("table.audit-trail tbody td:nth-child(5)").all_inner_texts()
         assert codes and all(hh.code in c for c in codes)
         page.click("table.audit-trail tbody tr >> nth=0 >> a[href^='/households/']")
