@@ -30,7 +30,8 @@ def test_a_cadre_follows_a_household_through_the_trail(browser, world, live, sho
         codes = page.locator("table.audit-trail tbody td:nth-child(5)").all_inner_texts()
         assert codes and all(hh.code in c for c in codes)
         page.click("table.audit-trail tbody tr >> nth=0 >> a[href^='/households/']")
-        assert page.url.endswith(f"/households/{hh.id}")
+        page.wait_for_url(f"**/households/{hh.id}")
+        page.wait_for_load_state()
         page.click(f"main >> a.button:has-text('{label}')")
-        assert f"household={hh.code}" in page.url
+        page.wait_for_url(f"**household={hh.code}**")
         context.close()

@@ -20,6 +20,7 @@ def test_login_page_is_chinese_whatever_the_browser_language(browser, world, liv
         assert page.locator("h1").inner_text() == "登录"
         page.screenshot(path=str(shots / "login-zh-phone.png"), full_page=True)
         page.click("text=English")
+        page.wait_for_load_state()  # the click returns once the new page commits
         assert page.locator("h1").inner_text() == "Log in"
         page.goto(base + "/login")
         assert page.locator("h1").inner_text() == "Log in"
