@@ -340,8 +340,8 @@ def record_purchase(actor: User | None, donation_id, data: dict) -> Purchase:
 
 # -- reading -------------------------------------------------------------------
 
-def get_donation(actor: User, donation_id) -> Donation:
-    return one_in_reach(visible_donations(actor), Donation.id, donation_id)
+def get_donation(actor: User, donation_id, act: str = "donations.read") -> Donation:
+    return one_in_reach(visible_donations(actor, act), Donation.id, donation_id)
 
 
 def search_donations(actor: User, *, supermarket_id=None, donor_id=None, kind=None,
@@ -455,7 +455,7 @@ def _empty_sums() -> dict:
 def trace_donation(actor: User, donation_id) -> dict:
     """Where a donation's goods went, line by line; households only counted.
     Village staff may read it too (the donations of their region's supermarkets)."""
-    donation = one_in_reach(visible_donations(actor, "donations.trace"), Donation.id, donation_id)
+    donation = get_donation(actor, donation_id, "donations.trace")
     sums = _trace(DonationLine.id, DonationLine.donation_id == donation.id)
     lines = []
     for line in donation.lines:
